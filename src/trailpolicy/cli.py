@@ -1,0 +1,94 @@
+"""The ``trailpolicy`` command: parses arguments, runs the pipeline, maps failures to exit codes.
+
+Option names follow Takomo's ``tkm iam generate-policies`` so that its users can switch.
+Exit status: 0 done; 2 bad usage or input (one line on stderr); 1 could not finish; 3 drift found
+with ``--fail-on-drift``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SourceError, UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors become UsageError (one line, exit 2) instead of a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trailpolicy", description="Least-privilege IAM policies from CloudTrail.")
+    parser.add_argument("--version", action="version", version=f"trailpolicy {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    gen = commands.add_parser("generate", help="generate a policy per identity from CloudTrail events")
+    gen.add_argument("--start-time", required=True, help="window start, ISO 8601 (e.g. 2024-05-01T12:00:00Z)")
+    gen.add_argument("--end-time", required=True, help="window end, ISO 8601")
+    gen.add_argument("--identity", action="append", default=[], metavar="ARN",
+                     help="identity ARN (user, role, assumed-role session, root, federated user); repeatable")
+    gen.add_argument("--region", action="append", default=[], help="AWS region; repeatable")
+    gen.add_argument("--role-name", help="role to assume in each other account named by --identity")
+    gen.add_argument("--source", default="cloudtrail",
+                     help="cloudtrail (LookupEvents API, default) | PATH (log file or folder) | - (stdin)")
+    gen.add_argument("--format", choices=("json", "yaml"), default="json", help="stdout format")
+    gen.add_argument("--output-dir", type=Path, help="write policies/, report.json (and drift files) here")
+    gen.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+
+    explain = commands.add_parser("explain", help="show which IAM actions a CloudTrail event maps to, and why")
+    explain.add_argument("--event-source", required=True, help="e.g. s3.amazonaws.com")
+    explain.add_argument("--event-name", required=True, help="e.g. ListObjects")
+    explain.add_argument("--event-type", default=None, help="CloudTrail eventType (default AwsApiCall)")
+    return parser
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from .pipeline import GenerateOptions, generate, warn_about, write_outputs
+    from .query import build_query
+    from .render.data import dump
+
+    query = build_query(args.start_time, args.end_time, args.identity, args.region, args.role_name)
+    options = GenerateOptions(query=query, source=args.source, output_dir=args.output_dir,
+                              progress=not args.no_progress)
+    result = generate(options)
+    warn_about(result)
+    if args.output_dir:
+        write_outputs(result, args.output_dir)
+    sys.stdout.write(dump(result.documents, args.format))
+    return EXIT_OK
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from . import mapping
+
+    sys.stdout.write(mapping.explain(args.event_source, args.event_name, args.event_type).rstrip("\n") + "\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"generate": run_generate, "explain": run_explain}[args.command]
+        return handler(args)
+    except UsageError as exc:
+        print(f"trailpolicy: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SourceError as exc:
+        print(f"trailpolicy: failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("trailpolicy: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

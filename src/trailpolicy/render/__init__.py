@@ -1,0 +1,1 @@
+"""Turning results into text: JSON and YAML for machines, markdown for people."""

@@ -1,0 +1,34 @@
+"""Where events come from. Each source turns a Query into a Tally; ``open_source`` picks one.
+
+Like pip-audit's dependency sources, each implementation is one module behind one small
+interface, so the pipeline after a source never knows which one it was.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import UsageError
+from ..query import Query
+from ..tally import Tally
+
+
+class Source(Protocol):
+    """Reads the events a Query selects and returns them folded into a Tally."""
+
+    def collect(self, query: Query) -> Tally: ...
+
+
+def open_source(spec: str, *, progress: bool = True, options: dict | None = None) -> Source:
+    """The source named by ``--source``: ``cloudtrail`` (the API), a path, ``-``, ``s3://``, ``athena://``."""
+    options = options or {}
+    if spec == "cloudtrail":
+        raise UsageError("--source cloudtrail (the LookupEvents API) is not available in this build; "
+                         "pass a log file or folder with --source PATH")
+    if spec.startswith("s3://"):
+        raise UsageError("--source s3:// is not available in this build; pass a local copy with --source PATH")
+    if spec.startswith("athena://"):
+        raise UsageError("--source athena:// is not available in this build")
+    from .files import FileSource
+
+    return FileSource(spec, progress=progress)
