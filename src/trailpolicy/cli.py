@@ -41,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", choices=("json", "yaml"), default="json", help="stdout format")
     gen.add_argument("--output-dir", type=Path, help="write policies/, report.json (and drift files) here")
     gen.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+    gen.add_argument("--allow-partial", action="store_true",
+                     help="cloudtrail source: go on when an (account, region) lane cannot be read, "
+                          "and name it in the report and on stderr (default: fail with exit 1)")
+    gen.add_argument("--wait-for-events", metavar="DURATION",
+                     help="read again until no new matching events appear for the settle period, "
+                          "at most DURATION (e.g. 15m); CloudTrail delivers events up to ~15 minutes late")
+    gen.add_argument("--settle-period", metavar="DURATION",
+                     help="with --wait-for-events: how long no new events means all arrived (default 2m)")
+
+    rec = commands.add_parser("record", help="run a command, then print the generate command for its AWS calls")
+    rec.add_argument("--region", action="append", default=[], help="AWS region the command uses; repeatable")
+    rec.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="the command to run")
 
     explain = commands.add_parser("explain", help="show which IAM actions a CloudTrail event maps to, and why")
     explain.add_argument("--event-source", required=True, help="e.g. s3.amazonaws.com")
@@ -53,10 +65,16 @@ def run_generate(args: argparse.Namespace) -> int:
     from .pipeline import GenerateOptions, generate, warn_about, write_outputs
     from .query import build_query
     from .render.data import dump
+    from .timeparse import parse_duration
 
     query = build_query(args.start_time, args.end_time, args.identity, args.region, args.role_name)
     options = GenerateOptions(query=query, source=args.source, output_dir=args.output_dir,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress,
+                              source_options={"allow_partial": args.allow_partial})
+    if args.wait_for_events is not None:
+        options.wait_for_events = parse_duration(args.wait_for_events, "--wait-for-events")
+    if args.settle_period is not None:
+        options.settle_period = parse_duration(args.settle_period, "--settle-period")
     result = generate(options)
     warn_about(result)
     if args.output_dir:
@@ -72,10 +90,16 @@ def run_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_record(args: argparse.Namespace) -> int:
+    from .record import run_record as record
+
+    return record(args.region, args.command)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"generate": run_generate, "explain": run_explain}[args.command]
+        handler = {"generate": run_generate, "explain": run_explain, "record": run_record}[args.command]
         return handler(args)
     except UsageError as exc:
         print(f"trailpolicy: error: {exc}", file=sys.stderr)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from .delivery import DEFAULT_SETTLE, collect_settled
 from .policy import PolicySet, build_policies
 from .query import Query
 from .render.data import to_json
@@ -21,6 +23,8 @@ class GenerateOptions:
     output_dir: Path | None = None
     progress: bool = True
     source_options: dict = field(default_factory=dict)
+    wait_for_events: timedelta | None = None  # poll until events settle, at most this long
+    settle_period: timedelta = DEFAULT_SETTLE
 
 
 @dataclass
@@ -36,7 +40,10 @@ class GenerateResult:
 
 def generate(options: GenerateOptions) -> GenerateResult:
     source = open_source(options.source, progress=options.progress, options=options.source_options)
-    tally = source.collect(options.query)
+    if options.wait_for_events:
+        tally = collect_settled(source, options.query, options.wait_for_events, options.settle_period)
+    else:
+        tally = source.collect(options.query)
     policies = build_policies(tally)
     return GenerateResult(policies, tally, build_report(policies, tally, options.query))
 

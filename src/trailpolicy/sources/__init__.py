@@ -23,8 +23,9 @@ def open_source(spec: str, *, progress: bool = True, options: dict | None = None
     """The source named by ``--source``: ``cloudtrail`` (the API), a path, ``-``, ``s3://``, ``athena://``."""
     options = options or {}
     if spec == "cloudtrail":
-        raise UsageError("--source cloudtrail (the LookupEvents API) is not available in this build; "
-                         "pass a log file or folder with --source PATH")
+        from .lookup import LookupSource
+
+        return LookupSource(progress=progress, allow_partial=bool(options.get("allow_partial")))
     if spec.startswith("s3://"):
         raise UsageError("--source s3:// is not available in this build; pass a local copy with --source PATH")
     if spec.startswith("athena://"):
