@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = commands.add_parser("record", help="run a command, then print the generate command for its AWS calls")
     rec.add_argument("--region", action="append", default=[], help="AWS region the command uses; repeatable")
-    rec.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="the command to run")
+    rec.add_argument("run", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="the command to run")
 
     explain = commands.add_parser("explain", help="show which IAM actions a CloudTrail event maps to, and why")
     explain.add_argument("--event-source", required=True, help="e.g. s3.amazonaws.com")
@@ -93,7 +93,7 @@ def run_explain(args: argparse.Namespace) -> int:
 def run_record(args: argparse.Namespace) -> int:
     from .record import run_record as record
 
-    return record(args.region, args.command)
+    return record(args.region, args.run)
 
 
 def main(argv: list[str] | None = None) -> int:
