@@ -69,4 +69,8 @@ def generated_summary(report: dict) -> str:
             lines.append(f"| `{arn}` | {len(entry['actions'])} | `{entry['policy_file']}` |")
     for arn in report["run"]["identities_without_events"]:
         lines.append(f"\n> [!WARNING]\n> No events for `{arn}` in the window.")
+    for arn, entry in report["identities"].items():
+        if not entry["actions"]:
+            lines.append(f"\n> [!WARNING]\n> `{arn}`: none of its calls needed a permission that could be "
+                         "mapped, so its policy grants nothing (report.json lists the calls and why).")
     return "\n".join(lines) + "\n"

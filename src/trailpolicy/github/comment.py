@@ -35,7 +35,8 @@ class Published:
 
 def marker(baseline: str) -> str:
     """The hidden line that identifies this action's comment for ``baseline``."""
-    name = re.sub(r"[^\w./@+=-]", "_", baseline or "(none)").replace("--", "-_")
+    # Only characters that cannot end the HTML comment early ("--" is turned into "-_").
+    name = re.sub(r"[^\w./@+=()-]", "_", baseline).replace("--", "-_") if baseline else "(none)"
     return f"<!-- trailpolicy:comment baseline={name} -->"
 
 
