@@ -30,6 +30,10 @@ HIGH_RISK_ACTIONS = frozenset({"iam:passrole"})
 NEW, MISSING, CHANGED, UNCHANGED = "new", "missing", "changed", "unchanged"
 
 
+def _plural(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def high_risk(action: str) -> bool:
     """The catalog writes combined levels (``Permissions management, Write``); any mention counts."""
     level = catalog.access_level(action) or ""
@@ -136,6 +140,20 @@ class Drift:
             "unused": sum(len(i.unused) for i in entries),
             "unused_high_risk": sum(g.high_risk for i in entries for g in i.unused),
         }
+
+    def summary(self) -> str:
+        """One plain sentence: the verdict, for stderr and the report's first line."""
+        if not self.drift:
+            return "no drift: the baseline grants exactly what the workload used"
+        c = self.counts()
+        parts = [
+            (c["added"], f"{_plural(c['added'], 'action')} needed but not granted ({c['added_high_risk']} high risk)"),
+            (c["uncertain"], f"{c['uncertain']} granted only under conditions or for some resources"),
+            (c["unused"], f"{_plural(c['unused'], 'grant')} not used ({c['unused_high_risk']} high risk)"),
+            (c["new_identities"], f"{_plural(c['new_identities'], 'identity', 'identities')} not in the baseline"),
+            (c["missing_identities"], f"{_plural(c['missing_identities'], 'identity', 'identities')} without events"),
+        ]
+        return "drift: " + ", ".join(text for n, text in parts if n)
 
     def fails(self, when: str) -> bool:
         """Whether ``--fail-on-drift=WHEN`` turns this drift into exit status 3."""
