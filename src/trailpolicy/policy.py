@@ -77,6 +77,7 @@ class ActionUse:
 @dataclass
 class IdentityPolicy:
     arn: str
+    events: int = 0
     actions: dict[str, ActionUse] = field(default_factory=dict)
     # Calls that need no permission or map to nothing: "source:name" -> {reason, count}
     skipped: dict[str, dict] = field(default_factory=dict)
@@ -102,6 +103,7 @@ def build_policies(tally: Tally) -> PolicySet:
     result = PolicySet()
     for (identity, call), observation in sorted(tally.observations.items(), key=lambda kv: kv[0][0]):
         policy = result.identities.setdefault(identity, IdentityPolicy(identity))
+        policy.events += observation.count
         mapped = mapping.map_call(call.event_source, call.event_name, call.event_type)
         name = f"{call.event_source}:{call.event_name}"
         if mapped.skip_reason is not None:
