@@ -221,8 +221,8 @@ def compare(
                 entry.added.append(_finding(action, reason, evidence))
             elif status == "uncertain":
                 entry.uncertain.append(_finding(action, reason, evidence))
-        denied = {a.action for a in entry.added}
-        entry.unused = _unused(rules, [a for a in used if a not in denied])
+        not_granted = {a.action for a in entry.added}
+        entry.unused = _unused(rules, [a for a in used if a not in not_granted])
         if entry.status == UNCHANGED and (entry.added or entry.uncertain or entry.unused):
             entry.status = CHANGED
         identities[arn] = entry
@@ -282,10 +282,10 @@ def _unused(rules: list[Rule], used: list[str]) -> list[GrantFinding]:
             under = [a for a in used if rule.covers(a)]
             findings.setdefault(grant, _wildcard_finding(grant, under, rule))
             continue
-        for pattern in rule.patterns:
-            under = [a for a in used if catalog.matches(pattern, a)]
-            if pattern.lower() in (g.lower() for g in findings):
+        for pattern in rule.patterns:  # in catalog spelling (canonical.py), so equal text is the same grant
+            if pattern in findings:
                 continue
+            under = [a for a in used if catalog.matches(pattern, a)]
             if is_wildcard(pattern):
                 if under and _fully_used(pattern, under):
                     continue
