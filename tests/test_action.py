@@ -173,7 +173,7 @@ def test_refused_oidc_request_fails_without_showing_the_token(tmp_path):
     ({"fail-on-drift": "sometimes"}, "input fail-on-drift 'sometimes' is not one of"),
     ({"comment": "loud"}, "input comment 'loud' is not one of"),
     ({"regions": "us-east-1, mars-1"}, "--region 'mars-1'"),
-    ({"baseline": "no/such/baseline.json"}, "input baseline 'no/such/baseline.json' is not a file"),
+    ({"baseline": "no/such/baseline.json"}, "no/such/baseline.json: no such file"),
     ({"role-to-assume": ROLE}, "role-to-assume needs aws-region"),
 ])
 def test_bad_input_is_one_error_annotation_and_exit_2(tmp_path, inputs, says):
@@ -183,3 +183,73 @@ def test_bad_input_is_one_error_annotation_and_exit_2(tmp_path, inputs, says):
     assert says in error
     assert "Traceback" not in run.stderr
     assert run.outputs == {}
+
+
+def write_baseline(ws, name: str, actions: list[str]) -> str:
+    statements = [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    (ws / "policy").mkdir(exist_ok=True)
+    (ws / "policy" / name).write_text(json.dumps({ALICE: {"Version": "2012-10-17", "Statement": statements}}))
+    return f"policy/{name}"
+
+
+def test_drift_comment_then_drift_gone_updates_the_same_comment(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    baseline = write_baseline(ws, "alice.json", ["ec2:DescribeInstances"])
+    inputs = {"identities": ALICE, "baseline": baseline, "fail-on-drift": "added"}
+
+    drifted = run_action(ws, inputs, env=env)
+    assert drifted.returncode == 3, drifted.stderr
+    assert drifted.outputs["drift"] == "true"
+    assert (drifted.outputs["added-count"], drifted.outputs["unused-count"]) == ("1", "0")
+    assert drifted.outputs["patch-path"] == "trailpolicy-out/patch.json"
+    out = ws / "trailpolicy-out"
+    assert json.loads((out / "drift.json").read_text())["identities"][ALICE]["added"] == ["s3:ListAllMyBuckets"]
+    assert {p.name for p in out.iterdir()} >= {"policies", "report.json", "drift.json", "patch.json", "report.md"}
+    assert "s3:ListAllMyBuckets" in drifted.summary
+    assert "fail-on-drift: added" in drifted.commands("error")[0]
+    [comment] = github.comments(REPO, PR)
+    assert comment.body.startswith("<!-- trailpolicy:comment baseline=policy/alice.json -->")
+    assert "s3:ListAllMyBuckets" in comment.body
+
+    write_baseline(ws, "alice.json", ["ec2:DescribeInstances", "s3:ListAllMyBuckets"])
+    clean = run_action(ws, inputs, env=env)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.outputs["drift"] == "false"
+    [updated] = github.comments(REPO, PR)
+    assert updated.id == comment.id
+    assert "no drift" in updated.body.lower() and "s3:ListAllMyBuckets" not in updated.body
+    assert [w.method for w in github.writes()] == ["POST", "PATCH"]
+
+
+def test_one_comment_per_baseline(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    for name in ("a.json", "b.json"):
+        run = run_action(ws, {"identities": ALICE, "baseline": write_baseline(ws, name, ["ec2:DescribeInstances"])},
+                         env=env)
+        assert run.returncode == 0, run.stderr
+    bodies = sorted(c.body.splitlines()[0] for c in github.comments(REPO, PR))
+    assert bodies == ["<!-- trailpolicy:comment baseline=policy/a.json -->",
+                      "<!-- trailpolicy:comment baseline=policy/b.json -->"]
+
+
+def test_fail_on_drift_levels(tmp_path):
+    ws = workspace(tmp_path)
+    baseline = write_baseline(ws, "alice.json", ["ec2:DescribeInstances", "s3:ListAllMyBuckets", "s3:GetObject"])
+    common = {"identities": ALICE, "baseline": baseline, "comment": "never"}
+    # Only an unused grant: drift, but nothing added.
+    assert run_action(ws, {**common, "fail-on-drift": "added"}).returncode == 0
+    assert run_action(ws, {**common, "fail-on-drift": "high-risk"}).returncode == 0
+    unused = run_action(ws, {**common, "fail-on-drift": "any"})
+    assert unused.returncode == 3
+    assert unused.outputs["drift"] == "true" and unused.outputs["unused-count"] == "1"
+
+
+def test_bad_baseline_fails_before_reading_events(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "bad.json").write_text('{"arn:aws:iam::111122223333:user/alice": {"Statement": [{"Effect": "Maybe"}]}}')
+    run = run_action(ws, {"baseline": "bad.json"})
+    assert run.returncode == 2
+    assert "bad.json" in run.commands("error")[0]
+    assert not (ws / "trailpolicy-out").exists()

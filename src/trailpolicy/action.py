@@ -14,28 +14,38 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from . import drift_files
+from . import baseline as baselines
 from .cli import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .errors import SourceError, UsageError
 from .github import comment as pr_comment
 from .github import oidc
-from .github.env import ActionEnv, PullRequest
-from .pipeline import GenerateOptions, generate, warn_about, write_outputs
+from .github.env import SUMMARY_LIMIT, ActionEnv, PullRequest
+from .diff import Drift
+from .pipeline import GenerateOptions, compare, generate, warn_about, write_outputs
 from .query import Query, build_query, validate_region
+from .render.markdown import render_policies, render_report
+from .timeparse import parse_duration
 
 FAIL_ON_DRIFT = ("never", "added", "high-risk", "any")
 COMMENT = ("always", "on-drift", "never")
+# The step summary's 1 MiB, in characters of up to 4 UTF-8 bytes, so that the renderer cuts the
+# report at a row (env.write_summary still guards the bytes).
+SUMMARY_CHARS = SUMMARY_LIMIT // 4
+FULL_REPORT_NOTE = ("The complete report is in the step summary and in the output directory "
+                    "(`drift.json`, `patch.json`, `report.md`); upload it as an artifact.")
 
 
 @dataclass(frozen=True)
 class ActionInputs:
     query: Query
     source: str
-    baseline: str  # as given, relative to the repository: it names the PR comment
-    baseline_path: Path | None
+    baseline: str  # as given, relative to the repository: it names the PR comment and the report
+    baseline_documents: dict[str, dict] | None
     output_dir: Path
+    wait_for_events: timedelta | None
     fail_on_drift: str
     comment: str
     github_token: str
@@ -52,9 +62,9 @@ def read_inputs(env: ActionEnv) -> ActionInputs:
     if source not in ("cloudtrail", "-") and "://" not in source:
         source = str(env.in_workspace(source))
     baseline = env.input("baseline")
-    baseline_path = env.in_workspace(baseline) if baseline else None
-    if baseline_path is not None and not baseline_path.is_file():
-        raise UsageError(f"input baseline {baseline!r} is not a file in the repository")
+    # Read and checked now: a bad baseline should fail before a long run, not after.
+    documents = baselines.load(env.in_workspace(baseline), "input baseline") if baseline else None
+    wait = env.input("wait-for-events")
     role = env.input("role-to-assume")
     region = env.input("aws-region")
     if region:
@@ -65,8 +75,9 @@ def read_inputs(env: ActionEnv) -> ActionInputs:
         query=query,
         source=source,
         baseline=baseline,
-        baseline_path=baseline_path,
+        baseline_documents=documents,
         output_dir=env.in_workspace(env.input("output-dir", "trailpolicy-out")),
+        wait_for_events=parse_duration(wait, "input wait-for-events") if wait else None,
         fail_on_drift=env.choice_input("fail-on-drift", FAIL_ON_DRIFT, "never"),
         comment=env.choice_input("comment", COMMENT, "on-drift"),
         github_token=env.input("github-token"),
@@ -104,13 +115,13 @@ def shown_path(env: ActionEnv, path: Path) -> str:
         return str(path)
 
 
-def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, found: drift_files.DriftFiles) -> None:
+def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, body: str, drift: bool) -> None:
     """The sticky PR comment, or a notice saying why there is none. Never fails the step."""
     if inputs.comment == "never":
         return
     # on-drift: a new comment only for drift, but an existing one is always brought up to date,
     # so that it says so when the drift is gone.
-    create = inputs.comment == "always" or found.drift
+    create = inputs.comment == "always" or drift
     if pr is None or pr.from_fork or not inputs.github_token:
         if create:
             env.notice(f"no PR comment: {_no_comment_reason(pr)}; "
@@ -119,7 +130,7 @@ def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None
     try:
         published = pr_comment.upsert(
             token=inputs.github_token, api_url=env.api_url, repository=env.repository, number=pr.number,
-            baseline=inputs.baseline, body=found.markdown, create=create,
+            baseline=inputs.baseline, body=body, create=create,
         )
     except pr_comment.CommentError as exc:
         env.warning(f"could not comment on PR #{pr.number} ({exc}); "
@@ -149,26 +160,44 @@ def run(env: ActionEnv) -> int:
         env.set_output("skipped", "true")
         return EXIT_OK
     options = GenerateOptions(query=inputs.query, source=inputs.source, output_dir=inputs.output_dir)
+    if inputs.wait_for_events is not None:
+        # ADAPTER until the LookupEvents source's GenerateOptions.wait_for_events is on main.
+        raise UsageError("input wait-for-events is not available in this build")
     result = generate(options)
     warn_about(result)
-    write_outputs(result, inputs.output_dir)
-    found = drift_files.read(inputs.output_dir, inputs.baseline, result.report)
-
-    env.set_output("skipped", "false")
-    env.set_output("drift", "true" if found.drift else "false")
-    env.set_output("added-count", str(found.added_count))
-    env.set_output("unused-count", str(found.unused_count))
-    env.set_output("policies-path", shown_path(env, inputs.output_dir / "policies"))
-    env.set_output("report-path", shown_path(env, inputs.output_dir / "report.json"))
-    env.set_output("patch-path", shown_path(env, found.patch_path) if found.patch_path else "")
-    env.write_summary(found.markdown)
-    publish_comment(env, inputs, pr, found)
-
-    if found.fails(inputs.fail_on_drift):
-        env.error(f"least-privilege drift against {inputs.baseline}: {found.added_count} actions added, "
-                  f"{found.unused_count} unused (fail-on-drift: {inputs.fail_on_drift})")
+    drift = None
+    if inputs.baseline_documents is not None:
+        drift = compare(result, Path(inputs.baseline), inputs.baseline_documents)
+        print(f"trailpolicy: {drift.summary()}", file=sys.stderr)
+    write_outputs(result, inputs.output_dir, drift)
+    publish(env, inputs, pr, result.report, drift)
+    if drift is not None and inputs.fail_on_drift != "never" and drift.fails(inputs.fail_on_drift):
+        env.error(f"least-privilege {drift.summary()} (baseline {inputs.baseline}, "
+                  f"fail-on-drift: {inputs.fail_on_drift})")
         return EXIT_DRIFT
     return EXIT_OK
+
+
+def publish(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, report: dict, drift: Drift | None) -> None:
+    """Step outputs, the step summary, then the PR comment: the report reaches GitHub before the
+    one part that GitHub may refuse."""
+    counts = drift.counts() if drift is not None else {"added": 0, "unused": 0}
+    env.set_output("skipped", "false")
+    env.set_output("drift", "true" if drift is not None and drift.drift else "false")
+    env.set_output("added-count", str(counts["added"]))
+    env.set_output("unused-count", str(counts["unused"]))
+    env.set_output("policies-path", shown_path(env, inputs.output_dir / "policies"))
+    env.set_output("report-path", shown_path(env, inputs.output_dir / "report.json"))
+    env.set_output("patch-path", shown_path(env, inputs.output_dir / "patch.json") if drift is not None else "")
+    if drift is None:
+        body = render_policies(report)
+        env.write_summary(body)
+        publish_comment(env, inputs, pr, body, drift=False)
+        return
+    env.write_summary(render_report(drift, report, max_chars=SUMMARY_CHARS, full_report_note=FULL_REPORT_NOTE))
+    body = render_report(drift, report, max_chars=pr_comment.body_limit(inputs.baseline),
+                         full_report_note=FULL_REPORT_NOTE)
+    publish_comment(env, inputs, pr, body, drift=drift.drift)
 
 
 def main(environ: dict[str, str] | None = None) -> int:

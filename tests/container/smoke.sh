@@ -33,29 +33,34 @@ echo "smoke: image $(docker image inspect --format '{{.Size}}' "$image" | awk '{
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/workspace" "$work/file_commands"
+mkdir -p "$work/workspace" "$work/file_commands" "$work/workflow"
 cp -r examples "$work/workspace/"
 : > "$work/file_commands/set_output"
 : > "$work/file_commands/step_summary"
-printf '{"ref": "refs/heads/main"}' > "$work/workflow_event.json"
+printf '{"ref": "refs/heads/main"}' > "$work/workflow/event.json"
 
-export "INPUT_START-TIME=2023-07-10T11:00:00Z" "INPUT_END-TIME=2023-07-10T13:00:00Z"
-export INPUT_IDENTITIES=arn:aws:iam::123837392027:user/bert-jan INPUT_SOURCE=examples/logs
-export "INPUT_OUTPUT-DIR=trailpolicy-out" "INPUT_FAIL-ON-DRIFT=never" INPUT_COMMENT=on-drift
-export GITHUB_WORKSPACE=/github/workspace GITHUB_OUTPUT=/github/file_commands/set_output
-export GITHUB_STEP_SUMMARY=/github/file_commands/step_summary GITHUB_EVENT_PATH=/github/workflow/event.json
-export GITHUB_REPOSITORY=o/r GITHUB_ACTIONS=true
-mkdir -p "$work/workflow" && mv "$work/workflow_event.json" "$work/workflow/event.json"
+# The runner passes each variable by name (-e NAME) from its own environment. Names with a hyphen
+# cannot be set by a shell's export, so env(1) sets them for the docker client.
+vars=(
+  "INPUT_START-TIME=2023-07-10T11:00:00Z" "INPUT_END-TIME=2023-07-10T13:00:00Z"
+  "INPUT_IDENTITIES=arn:aws:iam::123837392027:user/bert-jan" "INPUT_SOURCE=examples/logs"
+  "INPUT_BASELINE=examples/baseline/bert-jan.json" "INPUT_OUTPUT-DIR=trailpolicy-out"
+  "INPUT_FAIL-ON-DRIFT=any" "INPUT_COMMENT=on-drift"
+  "GITHUB_WORKSPACE=/github/workspace" "GITHUB_OUTPUT=/github/file_commands/set_output"
+  "GITHUB_STEP_SUMMARY=/github/file_commands/step_summary" "GITHUB_EVENT_PATH=/github/workflow/event.json"
+  "GITHUB_REPOSITORY=o/r" "GITHUB_ACTIONS=true"
+)
+names=()
+for v in "${vars[@]}"; do names+=(-e "${v%%=*}"); done
 
-docker run --rm --network none --workdir /github/workspace \
-  -e "INPUT_START-TIME" -e "INPUT_END-TIME" -e INPUT_IDENTITIES -e INPUT_SOURCE -e "INPUT_OUTPUT-DIR" \
-  -e "INPUT_FAIL-ON-DRIFT" -e INPUT_COMMENT -e GITHUB_WORKSPACE -e GITHUB_OUTPUT -e GITHUB_STEP_SUMMARY \
-  -e GITHUB_EVENT_PATH -e GITHUB_REPOSITORY -e GITHUB_ACTIONS \
+env "${vars[@]}" docker run --rm --network none --workdir /github/workspace "${names[@]}" \
   -v "$work/file_commands":/github/file_commands -v "$work/workflow":/github/workflow \
   -v "$work/workspace":/github/workspace "$image"
 
+cat "$work/file_commands/set_output"
 grep -qx 'drift=false' "$work/file_commands/set_output"
 grep -qx 'policies-path=trailpolicy-out/policies' "$work/file_commands/set_output"
-grep -q 'user/bert-jan' "$work/file_commands/step_summary"
+grep -qi 'no drift' "$work/file_commands/step_summary"
 test -s "$work/workspace/trailpolicy-out/policies/123837392027-user-bert-jan.json"
+test -s "$work/workspace/trailpolicy-out/drift.json"
 echo "smoke: ok"

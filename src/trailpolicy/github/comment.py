@@ -40,6 +40,11 @@ def marker(baseline: str) -> str:
     return f"<!-- trailpolicy:comment baseline={name} -->"
 
 
+def body_limit(baseline: str) -> int:
+    """The longest body ``upsert`` accepts for ``baseline`` (GitHub's limit less the marker line)."""
+    return MAX_BODY - len(marker(baseline)) - 1
+
+
 def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: str, body: str,
            create: bool = True) -> Published | None:
     """Update this baseline's comment on PR ``number``, or create it when ``create``.
