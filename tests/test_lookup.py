@@ -149,17 +149,24 @@ def test_allow_partial_lists_the_missing_lane(ct: FakeCloudTrail, aws_env) -> No
 
 def test_repeated_event_ids_count_once_and_bad_events_are_reported() -> None:
     """Across several Username queries of a lane, an event id is counted once; an unreadable
-    CloudTrailEvent is reported as a bad input, never dropped silently."""
+    event is reported as a bad input, never dropped silently, and the rest of its page counts."""
+    import json
+
     from trailpolicy.sources.lookup import Lane, LaneStats
     from trailpolicy.tally import Collector
 
-    import json
-
-    q = query()
-    collector, stats, seen = Collector(q), LaneStats(), set()
+    collector, stats, seen = Collector(query()), LaneStats(), set()
     lane = Lane(ACCOUNT, "us-east-1", "aws", ("a", "b"))
-    good = {"EventId": "e1", "CloudTrailEvent": json.dumps(calls(user_arn("a"), ["DescribeVpcs"], 1)[0])}
-    for item in (good, good, {"EventId": "e2", "CloudTrailEvent": "{not json"}):
-        LookupSource._add(item, lane, collector, stats, seen)
-    assert (stats.events, stats.duplicates, collector.tally.events_read) == (2, 1, 1)
-    assert collector.tally.bad_inputs[0]["input"] == f"LookupEvents lane {ACCOUNT}/us-east-1 event e2"
+    first, second = calls(user_arn("a"), ["DescribeVpcs"], 2)
+    no_time = {k: v for k, v in first.items() if k != "eventTime"}
+    page = [{"EventId": "e1", "CloudTrailEvent": json.dumps(first)},
+            {"EventId": "e1", "CloudTrailEvent": json.dumps(first)},
+            {"EventId": "e2", "CloudTrailEvent": "{not json"},
+            {"EventId": "e3", "CloudTrailEvent": json.dumps(no_time)},
+            {"EventId": "e4", "CloudTrailEvent": json.dumps(second)}]
+    LookupSource._add(page, lane, collector, stats, seen)
+    tally = collector.tally
+    assert (stats.events, stats.duplicates) == (4, 1)
+    assert (tally.events_read, tally.events_matched) == (4, 2)
+    assert [b["input"].rsplit(" ", 1)[-1] for b in tally.bad_inputs] == ["e2", "e3"]
+    assert "no eventTime" in tally.bad_inputs[1]["reason"]

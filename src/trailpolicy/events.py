@@ -1,14 +1,21 @@
-"""Plain data passed between the pipeline's stages: ``Event`` and ``Observation``.
+"""Plain data passed between the pipeline's stages: events and ``Observation``s.
 
-A source turns CloudTrail records into ``Event``s; the tally folds matching events into
-``Observation``s, one per distinct (identity, call, outcome, passed role). Observations are what
-survive a run, so memory grows with distinct calls, never with the number of events.
+An event is a CloudTrail record exactly as CloudTrail writes it (a dict, as in a log file's
+``Records`` or a LookupEvents ``CloudTrailEvent``): every source has records, and reading fields
+straight from them is what keeps a run near the speed of parsing. The tally folds matching
+events into ``Observation``s, one per distinct (identity, call, outcome, passed role).
+Observations are what survive a run, so memory grows with distinct calls, never with events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
+
+
+Event = dict
+"""A CloudTrail record. Required: eventSource, eventName, eventTime; the rest is optional."""
 
 
 class BadRecord(ValueError):
@@ -50,26 +57,6 @@ class Principal:
     user_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One CloudTrail record, reduced to what the pipeline needs."""
-
-    event_source: str
-    event_name: str
-    event_time: datetime
-    event_type: str | None
-    region: str | None
-    account: str | None
-    principal: Principal
-    error_code: str | None
-    request_parameters: dict | None
-    management_event: bool = True
-
-    @property
-    def denied(self) -> bool:
-        return is_denied(self.error_code)
-
-
 def parse_time(text: str) -> datetime:
     """Parse a CloudTrail ``eventTime`` (ISO 8601, UTC ``Z``); raises BadRecord otherwise."""
     try:
@@ -83,52 +70,23 @@ def parse_time(text: str) -> datetime:
 
 def principal_of(identity: dict | None) -> Principal:
     if not isinstance(identity, dict):
-        return Principal(None, None, None)
-    issuer = None
+        return _NOBODY
     context = identity.get("sessionContext")
-    if isinstance(context, dict):
-        issuer_obj = context.get("sessionIssuer")
-        if isinstance(issuer_obj, dict):
-            issuer = issuer_obj.get("arn")
+    issuer_obj = context.get("sessionIssuer") if isinstance(context, dict) else None
     return Principal(
         type=identity.get("type"),
         arn=identity.get("arn"),
         account=identity.get("accountId"),
-        session_issuer_arn=issuer,
+        session_issuer_arn=issuer_obj.get("arn") if isinstance(issuer_obj, dict) else None,
         user_name=identity.get("userName"),
     )
 
 
-def event_from_record(record: dict) -> Event:
-    """Build an Event from one CloudTrail record (as in a log file's ``Records``)."""
-    if not isinstance(record, dict):
-        raise BadRecord("a record is not a JSON object")
-    try:
-        source = record["eventSource"]
-        name = record["eventName"]
-        time_text = record["eventTime"]
-    except KeyError as exc:
-        raise BadRecord(f"a record has no {exc.args[0]}") from None
-    if not isinstance(source, str) or not isinstance(name, str):
-        raise BadRecord("a record's eventSource or eventName is not text")
-    params = record.get("requestParameters")
-    return Event(
-        event_source=source,
-        event_name=name,
-        event_time=parse_time(time_text),
-        event_type=record.get("eventType"),
-        region=record.get("awsRegion"),
-        account=record.get("recipientAccountId"),
-        principal=principal_of(record.get("userIdentity")),
-        error_code=record.get("errorCode"),
-        request_parameters=params if isinstance(params, dict) else None,
-        management_event=record.get("managementEvent", True) is not False,
-    )
+_NOBODY = Principal(None, None, None)
 
 
-@dataclass(frozen=True, slots=True)
-class CallKey:
-    """What distinguishes one observation from another for one identity."""
+class CallKey(NamedTuple):
+    """What distinguishes one observation from another for one identity (a tuple: hashed per event)."""
 
     event_source: str
     event_name: str

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .events import Principal
+from .events import Principal, principal_of
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
 
@@ -107,31 +107,49 @@ def policy_owner(principal: Principal) -> str | None:
 
 
 class IdentityMatcher:
-    """Answers, per event principal, which requested identities (or which owner) it counts for.
+    """Answers, per event, which requested identities (or which owner) it counts for.
 
-    Principals repeat across millions of events, so answers are cached per (arn, issuer).
+    Principals repeat across millions of events, so answers are cached per (arn, session
+    issuer), read straight from the record's ``userIdentity``. The cache is bounded so that an
+    archive with very many sessions cannot grow it without limit.
     """
+
+    CACHE_MAX = 200_000
 
     def __init__(self, specs: tuple[IdentitySpec, ...]) -> None:
         self._by_key: dict[tuple, list[str]] = {}
         for spec in specs:
             self._by_key.setdefault(spec.key, []).append(spec.arn)
         self._any = not specs
-        self._cache: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+        # Unless a single session was asked for, every session of a role counts for the same
+        # owners, so sessions are cached by their role (the session issuer) alone: an archive
+        # has many more sessions than roles.
+        self._by_issuer = not any(spec.kind == "assumed-role" for spec in specs)
+        self._cache: dict[object, tuple[str, ...]] = {}
 
     def owners(self, principal: Principal) -> tuple[str, ...]:
         """Requested identity ARNs this principal's events count for; () when none."""
-        cache_key = (principal.arn, principal.session_issuer_arn)
-        found = self._cache.get(cache_key)
+        if self._any:
+            owner = policy_owner(principal)
+            return (owner,) if owner else ()
+        return tuple(arn for own in principal_specs(principal) for arn in self._by_key.get(own.key, ()))
+
+    def owners_of(self, identity: object) -> tuple[str, ...]:
+        """``owners`` for a record's raw ``userIdentity``, cached."""
+        if identity.__class__ is not dict:
+            return ()
+        context = identity.get("sessionContext")  # type: ignore[attr-defined]
+        issuer = None
+        if context.__class__ is dict:
+            issuer_obj = context.get("sessionIssuer")  # type: ignore[union-attr]
+            if issuer_obj.__class__ is dict:
+                issuer = issuer_obj.get("arn")  # type: ignore[union-attr]
+        key = issuer if issuer is not None and self._by_issuer else (identity.get("arn"), issuer)  # type: ignore[attr-defined]
+        found = self._cache.get(key)
         if found is None:
-            if self._any:
-                owner = policy_owner(principal)
-                found = (owner,) if owner else ()
-            else:
-                found = tuple(
-                    arn for own in principal_specs(principal) for arn in self._by_key.get(own.key, ())
-                )
-            self._cache[cache_key] = found
+            if len(self._cache) >= self.CACHE_MAX:
+                self._cache.clear()
+            found = self._cache[key] = self.owners(principal_of(identity))  # type: ignore[arg-type]
         return found
 
 

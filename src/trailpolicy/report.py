@@ -55,8 +55,7 @@ def build_report(policies: PolicySet, tally: Tally, query: Query) -> dict:
         identities[arn] = {
             "arn": arn,
             "policy_file": files[arn],
-            "events": sum(a["count"] for a in actions) + sum(s["count"] for s in policy.skipped.values())
-            + sum(u["count"] for u in policy.unmapped.values()),
+            "events": policy.events,
             "actions": actions,
             "denied": [{"action": a["action"], "count": a["denied"]} for a in actions if a["denied"]],
             "skipped": sorted(policy.skipped.values(), key=lambda e: e["call"]),

@@ -42,15 +42,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from ._loopback import LOOPBACK_HOSTS, LoopbackServer
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 LOOKUP_EVENTS_TARGET = TARGET_PREFIX + "LookupEvents"
 JSON_11 = "application/x-amz-json-1.1"
-DEFAULT_ACCOUNT = "123456789012"  # moto's DEFAULT_ACCOUNT_ID, so unknown keys agree with moto
+DEFAULT_ACCOUNT = (
+    "123456789012"  # moto's DEFAULT_ACCOUNT_ID, so unknown keys agree with moto
+)
 LOOKUP_ATTRIBUTE_KEYS = frozenset(
     {
         "EventId",
@@ -65,7 +69,9 @@ LOOKUP_ATTRIBUTE_KEYS = frozenset(
 )
 MAX_PAGE = 50
 
-_CREDENTIAL_RE = re.compile(r"Credential=([^/\s,]+)/(\d{8})/([^/\s,]+)/([^/\s,]+)/aws4_request")
+_CREDENTIAL_RE = re.compile(
+    r"Credential=([^/\s,]+)/(\d{8})/([^/\s,]+)/([^/\s,]+)/aws4_request"
+)
 
 Lane = tuple[str, str]  # (account, region)
 
@@ -117,7 +123,7 @@ def _parse_time(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
         return dt.timestamp()
     text = str(value).strip()
     try:
@@ -128,7 +134,7 @@ def _parse_time(value: Any) -> float:
         text = text[:-1] + "+00:00"
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -188,7 +194,11 @@ class StoredEvent:
         if self.username is not None:
             out["Username"] = self.username
         out["Resources"] = [
-            {k: v for k, v in (("ResourceType", t), ("ResourceName", n)) if v is not None}
+            {
+                k: v
+                for k, v in (("ResourceType", t), ("ResourceName", n))
+                if v is not None
+            }
             for t, n in self.resources
         ]
         out["CloudTrailEvent"] = json.dumps(rec, separators=(",", ":"))
@@ -205,7 +215,9 @@ def _read_only(record: Mapping[str, Any]) -> str | None:
     return "true" if value else "false"
 
 
-def _resources_of(record: Mapping[str, Any]) -> tuple[tuple[str | None, str | None], ...]:
+def _resources_of(
+    record: Mapping[str, Any],
+) -> tuple[tuple[str | None, str | None], ...]:
     out = []
     for res in record.get("resources") or []:
         if isinstance(res, Mapping):
@@ -270,14 +282,18 @@ class SlidingWindowLimiter:
     ``window = limit / rate`` seconds (2.0 -> 2 per 1 s; 0.5 -> 1 per 2 s).
     """
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive (use rate=None to disable)")
         self.rate = rate
         self.limit = max(1, math.floor(rate))
         self.window = self.limit / rate
         self._clock = clock
-        self._admitted: dict[Lane, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._admitted: dict[Lane, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
 
     def admit(self, lane: Lane) -> bool:
         """Record and admit the request if the lane has room; the caller holds the lock."""
@@ -325,7 +341,7 @@ def moto_account_for_key(access_key_id: str) -> str | None:
 # --------------------------------------------------------------------------- server
 
 
-class FakeCloudTrail:
+class FakeCloudTrail(LoopbackServer):
     """A LookupEvents server on 127.0.0.1 with per-(account, region) event lanes.
 
     Usage::
@@ -340,6 +356,8 @@ class FakeCloudTrail:
     per request), ``fail_lane()`` (HTTP 500 ``InternalFailure`` for one lane),
     ``accounts`` (access key id -> account), ``default_account``.
     """
+
+    thread_prefix = "fake-cloudtrail"
 
     def __init__(
         self,
@@ -358,9 +376,11 @@ class FakeCloudTrail:
         """``forward_to`` (a loopback URL, e.g. a moto server) receives every request that
         is not signed for the ``cloudtrail`` service, so a process given a single
         ``AWS_ENDPOINT_URL`` can still reach STS/S3/... in moto."""
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the fake only binds to loopback")
-        if forward_to is not None and urlsplit(forward_to).hostname not in ("127.0.0.1", "localhost"):
+        super().__init__(host, port)
+        if (
+            forward_to is not None
+            and urlsplit(forward_to).hostname not in LOOPBACK_HOSTS
+        ):
             raise ValueError("forward_to must be a loopback URL")
         self._lock = threading.RLock()
         self._limiter: SlidingWindowLimiter | None = None
@@ -377,9 +397,7 @@ class FakeCloudTrail:
         self._events: dict[Lane, list[StoredEvent]] = collections.defaultdict(list)
         self._seq = 0
         self._token_secret = uuid.uuid4().hex
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(_make_handler(self))
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -393,35 +411,6 @@ class FakeCloudTrail:
             self._rate = value
             self._limiter = SlidingWindowLimiter(value) if value else None
 
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeCloudTrail:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-cloudtrail-{self.port}", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FakeCloudTrail:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def env(self, *, all_services: bool = False) -> dict[str, str]:
         """Environment for a subprocess: the service-specific endpoint variable by default,
         because plain ``AWS_ENDPOINT_URL`` sends *every* service (STS too) here; use
@@ -433,7 +422,10 @@ class FakeCloudTrail:
     # -- data --------------------------------------------------------------------
 
     def add_records(
-        self, account: str | None, region: str | None, records: Iterable[Mapping[str, Any]]
+        self,
+        account: str | None,
+        region: str | None,
+        records: Iterable[Mapping[str, Any]],
     ) -> list[str]:
         """Store CloudTrail records (as in a log file's ``Records``) in a lane.
 
@@ -455,10 +447,16 @@ class FakeCloudTrail:
     ) -> str:
         """Store one record; ``resources`` overrides the (ResourceType, ResourceName)
         pairs otherwise taken from the record's ``resources`` element."""
-        acct = account or record.get("recipientAccountId") or (record.get("userIdentity") or {}).get("accountId")
+        acct = (
+            account
+            or record.get("recipientAccountId")
+            or (record.get("userIdentity") or {}).get("accountId")
+        )
         reg = region or record.get("awsRegion")
         if not acct or not reg:
-            raise ValueError("account and region needed (argument or recipientAccountId/awsRegion)")
+            raise ValueError(
+                "account and region needed (argument or recipientAccountId/awsRegion)"
+            )
         record = dict(record)
         event_id = str(record.get("eventID") or uuid.uuid4())
         record.setdefault("eventID", event_id)
@@ -470,7 +468,9 @@ class FakeCloudTrail:
                 record=record,
                 event_id=event_id,
                 username=lookup_username(record),
-                resources=tuple(resources) if resources is not None else _resources_of(record),
+                resources=tuple(resources)
+                if resources is not None
+                else _resources_of(record),
             )
             self._events[(str(acct), str(reg))].append(ev)
         return event_id
@@ -514,23 +514,35 @@ class FakeCloudTrail:
     # -- the operation -----------------------------------------------------------
 
     def _token_for(self, params_digest: str, after: tuple[float, int]) -> str:
-        payload = json.dumps({"d": params_digest, "t": after[0], "s": after[1]}).encode()
+        payload = json.dumps(
+            {"d": params_digest, "t": after[0], "s": after[1]}
+        ).encode()
         mac = hashlib.sha256(self._token_secret.encode() + payload).hexdigest()[:16]
-        return base64.urlsafe_b64encode(payload + b"." + mac.encode()).decode().rstrip("=")
+        return (
+            base64.urlsafe_b64encode(payload + b"." + mac.encode()).decode().rstrip("=")
+        )
 
     def _cursor_from(self, token: str, params_digest: str) -> tuple[float, int]:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             payload, mac = raw.rsplit(b".", 1)
-            good = hashlib.sha256(self._token_secret.encode() + payload).hexdigest()[:16].encode()
+            good = (
+                hashlib.sha256(self._token_secret.encode() + payload)
+                .hexdigest()[:16]
+                .encode()
+            )
             data = json.loads(payload)
             if mac != good or data["d"] != params_digest:
                 raise ValueError
             return (float(data["t"]), int(data["s"]))
         except (ValueError, KeyError, TypeError):
-            raise _ApiError(400, "InvalidNextTokenException", "Invalid NextToken.") from None
+            raise _ApiError(
+                400, "InvalidNextTokenException", "Invalid NextToken."
+            ) from None
 
-    def lookup(self, lane: Lane, body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    def lookup(
+        self, lane: Lane, body: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
         """Answer one LookupEvents body for a lane: (response, next token)."""
         attrs = body.get("LookupAttributes") or []
         if not isinstance(attrs, list) or len(attrs) > 1:
@@ -542,21 +554,43 @@ class FakeCloudTrail:
         attribute: tuple[str, str] | None = None
         if attrs:
             key, value = attrs[0].get("AttributeKey"), attrs[0].get("AttributeValue")
-            if key not in LOOKUP_ATTRIBUTE_KEYS or not isinstance(value, str) or not value:
-                raise _ApiError(400, "InvalidLookupAttributesException", f"Invalid lookup attribute: {key}")
+            if (
+                key not in LOOKUP_ATTRIBUTE_KEYS
+                or not isinstance(value, str)
+                or not value
+            ):
+                raise _ApiError(
+                    400,
+                    "InvalidLookupAttributesException",
+                    f"Invalid lookup attribute: {key}",
+                )
             attribute = (key, value)
         max_results = body.get("MaxResults", MAX_PAGE)
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_PAGE:
-            raise _ApiError(400, "InvalidMaxResultsException", "MaxResults must be between 1 and 50.")
-        start = _parse_time(body["StartTime"]) if body.get("StartTime") is not None else None
+            raise _ApiError(
+                400,
+                "InvalidMaxResultsException",
+                "MaxResults must be between 1 and 50.",
+            )
+        start = (
+            _parse_time(body["StartTime"])
+            if body.get("StartTime") is not None
+            else None
+        )
         end = _parse_time(body["EndTime"]) if body.get("EndTime") is not None else None
         if start is not None and end is not None and start > end:
-            raise _ApiError(400, "InvalidTimeRangeException", "Start time must be before end time.")
+            raise _ApiError(
+                400, "InvalidTimeRangeException", "Start time must be before end time."
+            )
         category = body.get("EventCategory")
         digest = hashlib.sha256(
             json.dumps([attribute, start, end, category], sort_keys=True).encode()
         ).hexdigest()[:16]
-        cursor = self._cursor_from(body["NextToken"], digest) if body.get("NextToken") else None
+        cursor = (
+            self._cursor_from(body["NextToken"], digest)
+            if body.get("NextToken")
+            else None
+        )
 
         with self._lock:
             events = list(self._events.get(lane, ()))
@@ -578,7 +612,9 @@ class FakeCloudTrail:
             response["NextToken"] = token
         return response, token
 
-    def _handle(self, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def _handle(
+        self, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, dict[str, Any]]:
         """Authenticate, limit and answer one request; records it whatever the outcome."""
         target = headers.get("X-Amz-Target")
         match = _CREDENTIAL_RE.search(headers.get("Authorization") or "")
@@ -589,7 +625,7 @@ class FakeCloudTrail:
         try:
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
-                raise ValueError
+                raise ValueError  # noqa: TRY004 - handled below as a bad body, like bad JSON
         except ValueError:
             body = {}
             bad_body = True
@@ -598,7 +634,10 @@ class FakeCloudTrail:
         attrs = body.get("LookupAttributes") or []
         attribute = None
         if isinstance(attrs, list) and len(attrs) == 1 and isinstance(attrs[0], dict):
-            attribute = (str(attrs[0].get("AttributeKey")), str(attrs[0].get("AttributeValue")))
+            attribute = (
+                str(attrs[0].get("AttributeKey")),
+                str(attrs[0].get("AttributeValue")),
+            )
 
         def _opt_time(v: Any) -> float | None:
             try:
@@ -606,7 +645,7 @@ class FakeCloudTrail:
             except ValueError:
                 return None
 
-        base = dict(
+        base: dict[str, Any] = dict(  # noqa: C408 - keyword form mirrors LookupRequest
             time=time.time(),
             account=account,
             region=region,
@@ -615,34 +654,56 @@ class FakeCloudTrail:
             attribute=attribute,
             start_time=_opt_time(body.get("StartTime")),
             end_time=_opt_time(body.get("EndTime")),
-            max_results=body.get("MaxResults") if isinstance(body.get("MaxResults"), int) else None,
+            max_results=body.get("MaxResults")
+            if isinstance(body.get("MaxResults"), int)
+            else None,
             next_token=body.get("NextToken"),
         )
         if self.latency:
             time.sleep(self.latency)
         try:
             if not match:
-                raise _ApiError(400, "MissingAuthenticationTokenException", "Missing Authentication Token")
+                raise _ApiError(
+                    400,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                )
             if target != LOOKUP_EVENTS_TARGET:
                 op = (target or "").rsplit(".", 1)[-1]
-                raise _ApiError(400, "UnknownOperationException", f"Operation {op!r} is not faked.")
+                raise _ApiError(
+                    400, "UnknownOperationException", f"Operation {op!r} is not faked."
+                )
             if bad_body:
-                raise _ApiError(400, "SerializationException", "Request body is not a JSON object.")
+                raise _ApiError(
+                    400, "SerializationException", "Request body is not a JSON object."
+                )
             with self._lock:
                 if lane in self.failing_lanes:
-                    raise _ApiError(500, "InternalFailure", "The request processing has failed.")
-                if self.throttle_fraction and self._random.random() < self.throttle_fraction:
+                    raise _ApiError(
+                        500, "InternalFailure", "The request processing has failed."
+                    )
+                if (
+                    self.throttle_fraction
+                    and self._random.random() < self.throttle_fraction
+                ):
                     raise _ApiError(400, "ThrottlingException", "Rate exceeded")
                 if self._limiter is not None and not self._limiter.admit(lane):
                     raise _ApiError(400, "ThrottlingException", "Rate exceeded")
             response, token = self.lookup(lane, body)
         except _ApiError as err:
             with self._lock:
-                self.requests.append(LookupRequest(**base, status=err.status, error=err.code))
+                self.requests.append(
+                    LookupRequest(**base, status=err.status, error=err.code)
+                )
             return err.status, {"__type": err.code, "message": err.message}
         with self._lock:
             self.requests.append(
-                LookupRequest(**base, status=200, event_count=len(response["Events"]), returned_token=token)
+                LookupRequest(
+                    **base,
+                    status=200,
+                    event_count=len(response["Events"]),
+                    returned_token=token,
+                )
             )
         return 200, response
 
@@ -654,20 +715,24 @@ def _signed_service(headers: Mapping[str, str]) -> str | None:
 
 def _make_handler(fake: FakeCloudTrail) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+        protocol_version = (
+            "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+        )
         # Headers and body go out in two writes; without TCP_NODELAY the second waits for
         # the client's delayed ACK (~40 ms per request on Linux), which would make paging
         # tests slow and distort any timing around the rate limit.
         disable_nagle_algorithm = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean; requests are recorded on the fake instead
 
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
-        def _send(self, status: int, payload: bytes, headers: Mapping[str, str]) -> None:
+        def _send(
+            self, status: int, payload: bytes, headers: Mapping[str, str]
+        ) -> None:
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -680,13 +745,21 @@ def _make_handler(fake: FakeCloudTrail) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(fake.forward_to)
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
             try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("connection",)
+                }
                 conn.request(self.command, self.path, body=raw or None, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
-                hop = ("transfer-encoding", "connection") + (() if self.command == "HEAD" else ("content-length",))
+                hop = ("transfer-encoding", "connection") + (
+                    () if self.command == "HEAD" else ("content-length",)
+                )
                 out = {k: v for k, v in resp.getheaders() if k.lower() not in hop}
-                if self.command == "HEAD":  # no body, but the upstream Content-Length stands
+                if (
+                    self.command == "HEAD"
+                ):  # no body, but the upstream Content-Length stands
                     self.send_response(resp.status)
                     for k, v in out.items():
                         self.send_header(k, v)
@@ -703,7 +776,10 @@ def _make_handler(fake: FakeCloudTrail) -> type[BaseHTTPRequestHandler]:
                 self._forward(raw)
                 return
             if self.command != "POST":
-                status, payload = 400, {"__type": "UnknownOperationException", "message": "POST / only"}
+                status, payload = (
+                    400,
+                    {"__type": "UnknownOperationException", "message": "POST / only"},
+                )
             else:
                 status, payload = fake._handle(self.headers, raw)
             self._send(

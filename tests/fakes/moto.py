@@ -10,7 +10,7 @@ temporary key by reading moto's backends directly (see
 from __future__ import annotations
 
 import urllib.request
-from typing import Any
+from typing import Self
 
 from moto.server import ThreadedMotoServer
 
@@ -31,7 +31,9 @@ class MotoServer:
     """
 
     def __init__(self, *, verbose: bool = False) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=verbose)
+        self._server = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=0, verbose=verbose
+        )
         self._started = False
         self.host = "127.0.0.1"
         self.port = 0
@@ -42,7 +44,7 @@ class MotoServer:
             raise RuntimeError("MotoServer not started")
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> MotoServer:
+    def start(self) -> Self:
         if not self._started:
             self._server.start()
             self.host, self.port = self._server.get_host_and_port()
@@ -57,16 +59,18 @@ class MotoServer:
     def reset(self) -> None:
         """Drop every backend's state (moto's own ``POST /moto-api/reset``), so tests that
         share one server do not see each other's roles, keys or buckets."""
-        req = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+        req = urllib.request.Request(
+            f"{self.url}/moto-api/reset", data=b"", method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess that should reach moto for every AWS service."""
         return {"AWS_ENDPOINT_URL": self.url}
 
-    def __enter__(self) -> MotoServer:
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

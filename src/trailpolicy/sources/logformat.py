@@ -13,7 +13,7 @@ import zlib
 
 import orjson
 
-from ..events import BadRecord, event_from_record
+from ..events import BadRecord
 from ..tally import Collector, Tally
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -65,11 +65,9 @@ def tally_log(data: bytes, collector: Collector) -> Tally:
     own = Tally()
     previous, collector.tally = collector.tally, own
     try:
-        for number, record in enumerate(records, 1):
-            try:
-                collector.add(event_from_record(record))
-            except BadRecord as exc:
-                raise BadLog(f"record {number}: {exc}") from None
+        collector.add(records)
+    except BadRecord as exc:
+        raise BadLog(str(exc)) from None
     finally:
         collector.tally = previous
     return own

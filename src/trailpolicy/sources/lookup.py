@@ -33,7 +33,7 @@ from botocore.config import Config
 
 from ..aws import Sessions
 from ..errors import SourceError, UsageError
-from ..events import BadRecord, event_from_record
+from ..events import BadRecord
 from ..identity import IdentitySpec
 from ..pacing import TokenBucket, backoff
 from ..progress import Progress
@@ -282,8 +282,7 @@ class LookupSource:
                 page = self._call(client, bucket, params, stats, stop)
                 stats.pages += 1
                 events = page.get("Events") or []
-                for item in events:
-                    self._add(item, lane, collector, stats, seen)
+                self._add(events, lane, collector, stats, seen)
                 progress.advance(0, len(events))
                 token = page.get("NextToken")
                 if not token:
@@ -327,20 +326,37 @@ class LookupSource:
                 raise _Stopped
 
     @staticmethod
-    def _add(item: dict, lane: Lane, collector: Collector, stats: LaneStats, seen: set[str] | None) -> None:
-        event_id = item.get("EventId")
-        if seen is not None and event_id is not None:
-            if event_id in seen:
-                stats.duplicates += 1
+    def _add(items: list[dict], lane: Lane, collector: Collector, stats: LaneStats, seen: set[str] | None) -> None:
+        """One page into the lane's Collector; unreadable events are reported, never dropped."""
+        tally = collector.tally
+        records: list[dict] = []
+        ids: list[str | None] = []
+        for item in items:
+            event_id = item.get("EventId")
+            if seen is not None and event_id is not None:
+                if event_id in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(event_id)
+            stats.events += 1
+            try:
+                records.append(orjson.loads(item["CloudTrailEvent"]))
+                ids.append(event_id)
+            except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
+                tally.events_read += 1
+                tally.bad_inputs.append({"input": f"LookupEvents lane {lane} event {event_id}",
+                                         "reason": f"CloudTrailEvent is not a JSON record ({exc})"})
+        while records:
+            before = tally.events_read
+            try:
+                collector.add(records)
                 return
-            seen.add(event_id)
-        stats.events += 1
-        try:
-            collector.add(event_from_record(orjson.loads(item["CloudTrailEvent"])))
-        except (KeyError, TypeError, orjson.JSONDecodeError, BadRecord) as exc:
-            collector.tally.bad_inputs.append(
-                {"input": f"LookupEvents lane {lane} event {event_id}", "reason": f"unreadable CloudTrailEvent ({exc})"}
-            )
+            except BadRecord as exc:
+                # Collector counted the records up to and including the bad one; go on after it.
+                done = tally.events_read - before
+                tally.bad_inputs.append({"input": f"LookupEvents lane {lane} event {ids[done - 1]}",
+                                         "reason": str(exc)})
+                records, ids = records[done:], ids[done:]
 
     def _describe(self, lanes: list[Lane], stats: dict[Lane, LaneStats], failures: dict[Lane, str]) -> dict:
         rows = []
