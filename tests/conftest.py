@@ -17,6 +17,22 @@ DATASETS = ROOT.parent / "shared" / "datasets" / "cloudtrail"
 BERT_JAN = "arn:aws:iam::123837392027:user/bert-jan"
 
 
+@pytest.fixture(scope="module")
+def moto_server():
+    """moto in server mode on 127.0.0.1 (tests/fakes/moto.py), one per test module."""
+    from .fakes.moto import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def moto(moto_server):
+    """The module's moto server with every backend reset, so tests do not see each other's state."""
+    moto_server.reset()
+    yield moto_server
+
+
 def dataset(name: str) -> Path:
     path = DATASETS / f"{name}.json.gz"
     if not path.exists():

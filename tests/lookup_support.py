@@ -1,5 +1,8 @@
 """Helpers for the LookupEvents source tests: the fakes on loopback and recent CloudTrail records.
 
+Test modules import the fixtures by their function names (``fake_cloudtrail`` provides ``ct``,
+``aws_env_in_process`` provides ``aws_env``), so that test parameters do not shadow the imports.
+
 The fake CloudTrail runs at a high rate by default so that tests stay fast; the client is told
 the same rate through ``TRAILPOLICY_LOOKUP_RATE`` (a knob for tests and private endpoints).
 Tests of pacing itself run both at the real 2 requests/second.
@@ -52,26 +55,14 @@ def lookup_env(ct: FakeCloudTrail, moto: MotoServer, rate: float | None = FAST_R
     return env
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture
-def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
-    moto_server.reset()
-    yield moto_server
-
-
-@pytest.fixture
-def ct() -> Iterator[FakeCloudTrail]:
+@pytest.fixture(name="ct")
+def fake_cloudtrail() -> Iterator[FakeCloudTrail]:
     with FakeCloudTrail(rate=FAST_RATE) as fake:
         yield fake
 
 
-@pytest.fixture
-def aws_env(ct: FakeCloudTrail, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+@pytest.fixture(name="aws_env")
+def aws_env_in_process(ct: FakeCloudTrail, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The same environment for code run in this process (LookupSource, Sessions)."""
     env = lookup_env(ct, moto)
     for name in [k for k in os.environ if k.startswith("AWS_")]:

@@ -23,14 +23,6 @@ def github() -> Iterator[FakeGitHub]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def moto_server():
-    from tests.fakes.moto import MotoServer
-
-    with MotoServer() as server:
-        yield server
-
-
 def test_outputs_summary_and_artifacts(tmp_path, github):
     run = run_action(workspace(tmp_path), {"identities": f"{ALICE}\n{BOB}", "comment": "never"},
                      env={"GITHUB_API_URL": github.url})

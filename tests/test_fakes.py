@@ -14,7 +14,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,18 +56,6 @@ def _dummy_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ENDPOINT_URL_STS",
     ):
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture
-def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
-    moto_server.reset()
-    yield moto_server
 
 
 def record(

@@ -14,9 +14,7 @@ from trailpolicy.tally import OTHER_IDENTITY
 
 from .conftest import record, session_identity
 from .fakes.cloudtrail import FakeCloudTrail
-from .lookup_support import (  # noqa: F401 - fixtures
-    ACCOUNT, WINDOW, at, aws_env, calls, ct, moto, moto_server, user_arn,
-)
+from .lookup_support import ACCOUNT, WINDOW, at, aws_env_in_process, calls, fake_cloudtrail, user_arn  # noqa: F401
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 

@@ -13,8 +13,8 @@ import boto3
 from .conftest import run_cli
 from .fakes.cloudtrail import FakeCloudTrail
 from .fakes.moto import MotoServer
-from .lookup_support import (  # noqa: F401 - fixtures
-    ACCOUNT, OTHER_ACCOUNT, WINDOW, calls, ct, lookup_env, moto, moto_server, user_arn,
+from .lookup_support import (  # noqa: F401 - fake_cloudtrail is the ct fixture
+    ACCOUNT, OTHER_ACCOUNT, WINDOW, calls, fake_cloudtrail, lookup_env, user_arn,
 )
 
 ALICE = user_arn("alice")

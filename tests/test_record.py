@@ -15,7 +15,7 @@ from trailpolicy.record import record_window
 from .conftest import record, run_cli, session_identity, write_log
 from .fakes.cloudtrail import FakeCloudTrail
 from .fakes.moto import MotoServer
-from .lookup_support import ACCOUNT, ct, lookup_env, moto, moto_server  # noqa: F401 - fixtures
+from .lookup_support import ACCOUNT, fake_cloudtrail, lookup_env  # noqa: F401 - the ct fixture
 
 
 
