@@ -26,9 +26,13 @@ def open_source(spec: str, *, progress: bool = True, options: dict | None = None
         raise UsageError("--source cloudtrail (the LookupEvents API) is not available in this build; "
                          "pass a log file or folder with --source PATH")
     if spec.startswith("s3://"):
-        raise UsageError("--source s3:// is not available in this build; pass a local copy with --source PATH")
+        from .s3 import S3Source
+
+        return S3Source(spec, progress=progress)
     if spec.startswith("athena://"):
-        raise UsageError("--source athena:// is not available in this build")
+        from .athena import AthenaSource
+
+        return AthenaSource(spec, progress=progress)
     from .files import FileSource
 
     return FileSource(spec, progress=progress)
