@@ -87,6 +87,15 @@ def expand(pattern: str) -> list[str]:
     ]
 
 
+def matches(pattern: str, action: str) -> bool:
+    """Whether an IAM action pattern (``s3:Get*``, ``ec2:*``, ``*``) covers ``action``.
+
+    IAM compares service prefixes and action names case-insensitively; ``*`` and ``?`` are the
+    only wildcards.
+    """
+    return pattern == "*" or fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
 def is_action_pattern(text: str) -> bool:
     """True for a syntactically valid action or action pattern (``*`` included)."""
     return text == "*" or bool(_ACTION.match(text))

@@ -41,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", choices=("json", "yaml"), default="json", help="stdout format")
     gen.add_argument("--output-dir", type=Path, help="write policies/, report.json (and drift files) here")
     gen.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+    gen.add_argument("--baseline", type=Path, metavar="FILE",
+                     help="compare with this baseline (identity ARN -> policy, JSON or YAML by extension)")
+    _fail_on_drift(gen)
+    gen.add_argument("--update-baseline", action="store_true",
+                     help="rewrite the --baseline file from the generated policies")
+
+    diff = commands.add_parser("diff", help="drift between a baseline and generated policies (JSON on stdout)")
+    diff.add_argument("baseline", type=Path, metavar="BASELINE")
+    diff.add_argument("generated", type=Path, metavar="GENERATED")
+    diff.add_argument("--output-dir", type=Path, help="write drift.json, patch.json and report.md here")
+    _fail_on_drift(diff)
 
     explain = commands.add_parser("explain", help="show which IAM actions a CloudTrail event maps to, and why")
     explain.add_argument("--event-source", required=True, help="e.g. s3.amazonaws.com")
@@ -49,20 +60,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail_on_drift(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fail-on-drift", nargs="?", const="added", choices=("added", "high-risk", "any"),
+                        metavar="WHEN", help="exit 3 on drift: added (default), high-risk (added, high risk"
+                        " only) or any (unused grants too); write it as --fail-on-drift=WHEN")
+
+
+def _drift_status(drift, fail_on: str | None) -> int:
+    print(f"trailpolicy: {drift.summary()}", file=sys.stderr)
+    return EXIT_DRIFT if fail_on and drift.fails(fail_on) else EXIT_OK
+
+
 def run_generate(args: argparse.Namespace) -> int:
-    from .pipeline import GenerateOptions, generate, warn_about, write_outputs
+    from . import baseline
+    from .pipeline import GenerateOptions, compare, generate, update_baseline, warn_about, write_outputs
     from .query import build_query
     from .render.data import dump
 
+    if (args.fail_on_drift or args.update_baseline) and not args.baseline:
+        raise UsageError("--fail-on-drift and --update-baseline need --baseline FILE")
     query = build_query(args.start_time, args.end_time, args.identity, args.region, args.role_name)
+    documents = None
+    if args.baseline:  # read it first: a bad baseline should fail before a long run, not after
+        first = args.update_baseline and not args.baseline.exists()
+        documents = {} if first else baseline.load(args.baseline)
     options = GenerateOptions(query=query, source=args.source, output_dir=args.output_dir,
                               progress=not args.no_progress)
     result = generate(options)
     warn_about(result)
+    drift = compare(result, args.baseline, documents) if args.baseline else None
     if args.output_dir:
-        write_outputs(result, args.output_dir)
+        write_outputs(result, args.output_dir, drift)
     sys.stdout.write(dump(result.documents, args.format))
-    return EXIT_OK
+    if drift is None:
+        return EXIT_OK
+    if args.update_baseline:
+        update_baseline(result, args.baseline, documents)
+        print(f"trailpolicy: baseline {args.baseline} updated", file=sys.stderr)
+    return _drift_status(drift, args.fail_on_drift)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from . import baseline
+    from .diff import compare
+    from .pipeline import write_drift
+    from .render.data import to_json
+
+    old = baseline.load(args.baseline, "baseline")
+    new = baseline.load(args.generated, "generated")
+    drift = compare(old, new, baseline_name=str(args.baseline))
+    if args.output_dir:
+        write_drift(drift, args.output_dir)
+    sys.stdout.write(to_json(drift.to_dict()))
+    return _drift_status(drift, args.fail_on_drift)
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -75,7 +125,7 @@ def run_explain(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"generate": run_generate, "explain": run_explain}[args.command]
+        handler = {"generate": run_generate, "diff": run_diff, "explain": run_explain}[args.command]
         return handler(args)
     except UsageError as exc:
         print(f"trailpolicy: error: {exc}", file=sys.stderr)

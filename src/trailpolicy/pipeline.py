@@ -6,9 +6,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import baseline as baselines
+from .diff import Drift
+from .diff import compare as compare_documents
 from .policy import PolicySet, build_policies
 from .query import Query
 from .render.data import to_json
+from .render.markdown import render_report
 from .report import build_report, policy_files
 from .sources import open_source
 from .tally import Tally
@@ -55,11 +59,49 @@ def warn_about(result: GenerateResult, stream=sys.stderr) -> None:
         print(f"trailpolicy: warning: not read: {gap.get('what')}: {gap.get('reason')}", file=stream)
 
 
-def write_outputs(result: GenerateResult, output_dir: Path) -> None:
-    """``policies/<slug>.json`` per identity and ``report.json`` (DESIGN.md, output contract)."""
+def write_outputs(result: GenerateResult, output_dir: Path, drift: Drift | None = None) -> None:
+    """``policies/<slug>.json`` per identity and ``report.json`` (DESIGN.md, output contract);
+    with a drift, also ``drift.json``, ``patch.json`` and ``report.md``."""
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "policies").mkdir(exist_ok=True)
     documents = result.documents
     for arn, relative in policy_files(list(documents)).items():
         (output_dir / relative).write_text(to_json(documents[arn]), encoding="utf-8")
     (output_dir / "report.json").write_text(to_json(result.report), encoding="utf-8")
+    if drift is not None:
+        write_drift(drift, output_dir, result.report)
+
+
+def write_drift(drift: Drift, output_dir: Path, report: dict | None = None) -> None:
+    """``drift.json``, ``patch.json`` (RFC 6902, canonical baseline -> generated) and ``report.md``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "drift.json").write_text(to_json(drift.to_dict()), encoding="utf-8")
+    (output_dir / "patch.json").write_text(to_json(drift.patch), encoding="utf-8")
+    (output_dir / "report.md").write_text(render_report(drift, report), encoding="utf-8")
+
+
+def _in_scope(result: GenerateResult, documents: dict[str, dict]) -> dict[str, dict]:
+    """The baseline identities this run looked for: all of them, or those named by ``--identity``."""
+    requested = result.report["run"]["identities_requested"]
+    return {arn: doc for arn, doc in documents.items() if not requested or arn in requested}
+
+
+def compare(result: GenerateResult, baseline_path: Path, documents: dict[str, dict] | None = None) -> Drift:
+    """The drift of a run against a baseline file, with the run's evidence (counts, first seen).
+
+    ``documents`` is the baseline already loaded from ``baseline_path``, if the caller has it.
+    Baseline identities that the run did not ask for (``--identity``) are left out of the comparison.
+    """
+    documents = baselines.load(baseline_path) if documents is None else documents
+    usage = {
+        arn: {action["action"]: action for action in entry["actions"]}
+        for arn, entry in result.report["identities"].items()
+    }
+    return compare_documents(_in_scope(result, documents), result.documents, usage, str(baseline_path))
+
+
+def update_baseline(result: GenerateResult, baseline_path: Path, documents: dict[str, dict]) -> None:
+    """Rewrite the baseline from this run; identities the run did not ask for are kept as they were."""
+    scoped = _in_scope(result, documents)
+    kept = {arn: doc for arn, doc in documents.items() if arn not in scoped}
+    baselines.write(baseline_path, dict(sorted({**kept, **result.documents}.items())))

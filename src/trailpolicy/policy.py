@@ -27,18 +27,30 @@ def sid(prefix: str) -> str:
 
 def document(actions: set[str] | list[str] | tuple[str, ...]) -> dict:
     """The canonical policy document granting exactly ``actions``."""
-    by_prefix: dict[str, set[str]] = {}
+    checked = set()
     for action in actions:
         canonical = catalog.canonical(action)
         if canonical is None:
             raise ValueError(f"refusing to put {action!r} into a policy: it is not in the IAM catalog")
-        by_prefix.setdefault(canonical.split(":", 1)[0], set()).add(canonical)
+        checked.add(canonical)
+    return {"Version": VERSION, "Statement": allow_statements(checked)}
+
+
+def allow_statements(actions: set[str]) -> list[dict]:
+    """One unconditional Allow statement on ``"*"`` per service prefix, sorted by Sid.
+
+    Shared with the canonical form of baselines (``canonical.py``), where ``actions`` may hold
+    wildcards as written; ``*`` alone gets the Sid ``All``.
+    """
+    by_prefix: dict[str, set[str]] = {}
+    for action in actions:
+        by_prefix.setdefault(action.split(":", 1)[0], set()).add(action)
     statements = [
-        {"Sid": sid(prefix), "Effect": "Allow", "Action": sorted(names), "Resource": "*"}
+        {"Sid": sid(prefix) or "All", "Effect": "Allow", "Action": sorted(names), "Resource": "*"}
         for prefix, names in by_prefix.items()
     ]
     statements.sort(key=lambda s: s["Sid"])
-    return {"Version": VERSION, "Statement": statements}
+    return statements
 
 
 @dataclass

@@ -69,22 +69,13 @@ class Tally:
 
     def add_observation(self, observation: Observation) -> None:
         """Add a pre-aggregated observation (sources that aggregate server-side)."""
-        key = (observation.identity, observation.call)
-        seen = self.observations.get(key)
-        if seen is None:
-            self.observations[key] = observation
-        else:
-            seen.merge(observation)
+        self._fold(observation)
         self.events_read += observation.count
         self.events_matched += observation.count
 
     def merge(self, other: Tally) -> None:
-        for key, observation in other.observations.items():
-            seen = self.observations.get(key)
-            if seen is None:
-                self.observations[key] = observation
-            else:
-                seen.merge(observation)
+        for observation in other.observations.values():
+            self._fold(observation)
         self.events_read += other.events_read
         self.events_matched += other.events_matched
         self.out_of_scope.update(other.out_of_scope)
@@ -92,6 +83,14 @@ class Tally:
         self.bad_inputs.extend(other.bad_inputs)
         self.sources.extend(other.sources)
         self.gaps.extend(other.gaps)
+
+    def _fold(self, observation: Observation) -> None:
+        key = (observation.identity, observation.call)
+        seen = self.observations.get(key)
+        if seen is None:
+            self.observations[key] = observation
+        else:
+            seen.merge(observation)
 
     def identities(self) -> list[str]:
         return sorted({identity for identity, _ in self.observations})

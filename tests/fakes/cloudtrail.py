@@ -43,9 +43,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
+
+from ._loopback import LOOPBACK_HOSTS, LoopbackServer
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 LOOKUP_EVENTS_TARGET = TARGET_PREFIX + "LookupEvents"
@@ -339,7 +341,7 @@ def moto_account_for_key(access_key_id: str) -> str | None:
 # --------------------------------------------------------------------------- server
 
 
-class FakeCloudTrail:
+class FakeCloudTrail(LoopbackServer):
     """A LookupEvents server on 127.0.0.1 with per-(account, region) event lanes.
 
     Usage::
@@ -354,6 +356,8 @@ class FakeCloudTrail:
     per request), ``fail_lane()`` (HTTP 500 ``InternalFailure`` for one lane),
     ``accounts`` (access key id -> account), ``default_account``.
     """
+
+    thread_prefix = "fake-cloudtrail"
 
     def __init__(
         self,
@@ -372,11 +376,10 @@ class FakeCloudTrail:
         """``forward_to`` (a loopback URL, e.g. a moto server) receives every request that
         is not signed for the ``cloudtrail`` service, so a process given a single
         ``AWS_ENDPOINT_URL`` can still reach STS/S3/... in moto."""
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the fake only binds to loopback")
-        if forward_to is not None and urlsplit(forward_to).hostname not in (
-            "127.0.0.1",
-            "localhost",
+        super().__init__(host, port)
+        if (
+            forward_to is not None
+            and urlsplit(forward_to).hostname not in LOOPBACK_HOSTS
         ):
             raise ValueError("forward_to must be a loopback URL")
         self._lock = threading.RLock()
@@ -394,9 +397,7 @@ class FakeCloudTrail:
         self._events: dict[Lane, list[StoredEvent]] = collections.defaultdict(list)
         self._seq = 0
         self._token_secret = uuid.uuid4().hex
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(_make_handler(self))
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -409,38 +410,6 @@ class FakeCloudTrail:
         with self._lock:
             self._rate = value
             self._limiter = SlidingWindowLimiter(value) if value else None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"fake-cloudtrail-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def env(self, *, all_services: bool = False) -> dict[str, str]:
         """Environment for a subprocess: the service-specific endpoint variable by default,

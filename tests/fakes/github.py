@@ -29,13 +29,19 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from ._loopback import LoopbackServer
 
 BOT_LOGIN = "github-actions[bot]"
 BOT_ID = 41898282  # the id GitHub gives the github-actions[bot] user
 DOCS = "https://docs.github.com/rest"
+
+_REPO_PATH = r"^/repos/([^/]+/[^/]+)"  # captures "owner/name"
+_ISSUE_COMMENTS_PATH = re.compile(_REPO_PATH + r"/issues/(\d+)/comments$")
+_COMMENT_PATH = re.compile(_REPO_PATH + r"/issues/comments/(\d+)$")
 
 
 def _iso(ts: float) -> str:
@@ -101,7 +107,7 @@ class _HttpError(Exception):
         }
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """Issue-comment endpoints of the GitHub REST API on a free loopback port.
 
     Usage::
@@ -117,7 +123,11 @@ class FakeGitHub:
     credentials``; a "read" token gets 403 ``Resource not accessible by integration`` on
     writes, as a fork pull request's ``GITHUB_TOKEN`` does.  ``fail_writes`` answers the
     next N writes (or all, with -1) with ``write_failure_status`` (default 502).
+
+    ``url`` is the API root, for ``Github(base_url=...)`` and ``GITHUB_API_URL``.
     """
+
+    thread_prefix = "fake-github"
 
     def __init__(
         self,
@@ -130,8 +140,7 @@ class FakeGitHub:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the fake only binds to loopback")
+        super().__init__(host, port)
         self.tokens: dict[str, str] = {token: "read" if read_only else "write"}
         self.bot_login = bot_login
         self.fail_writes = fail_writes
@@ -142,44 +151,7 @@ class FakeGitHub:
         self._repos: dict[str, int] = {}
         self._comments: dict[int, Comment] = {}
         self._ids = itertools.count(1_000_001)
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The API root, for ``Github(base_url=...)`` and ``GITHUB_API_URL``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"fake-github-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._bind(_make_handler(self))
 
     # -- data --------------------------------------------------------------------
 
@@ -395,34 +367,14 @@ class FakeGitHub:
     # -- routing -----------------------------------------------------------------
 
     _ROUTES: ClassVar[list[tuple[str, re.Pattern[str], str]]] = [
-        ("GET", re.compile(r"^/repos/([^/]+/[^/]+)$"), "_get_repo"),
-        ("GET", re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)$"), "_get_issue"),
-        ("GET", re.compile(r"^/repos/([^/]+/[^/]+)/pulls/(\d+)$"), "_get_pull"),
-        (
-            "GET",
-            re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$"),
-            "_list_comments",
-        ),
-        (
-            "POST",
-            re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$"),
-            "_create_comment",
-        ),
-        (
-            "GET",
-            re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$"),
-            "_get_comment",
-        ),
-        (
-            "PATCH",
-            re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$"),
-            "_edit_comment",
-        ),
-        (
-            "DELETE",
-            re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$"),
-            "_delete_comment",
-        ),
+        ("GET", re.compile(_REPO_PATH + "$"), "_get_repo"),
+        ("GET", re.compile(_REPO_PATH + r"/issues/(\d+)$"), "_get_issue"),
+        ("GET", re.compile(_REPO_PATH + r"/pulls/(\d+)$"), "_get_pull"),
+        ("GET", _ISSUE_COMMENTS_PATH, "_list_comments"),
+        ("POST", _ISSUE_COMMENTS_PATH, "_create_comment"),
+        ("GET", _COMMENT_PATH, "_get_comment"),
+        ("PATCH", _COMMENT_PATH, "_edit_comment"),
+        ("DELETE", _COMMENT_PATH, "_delete_comment"),
     ]
 
     def handle(
@@ -540,9 +492,7 @@ class FakeGitHub:
         self, repo: str, number: str, *, body: Any, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         issue = self._issue(repo, number)
-        text = body.get("body") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text:
-            raise _HttpError(422, "Validation Failed")
+        text = _comment_text(body)
         comment = self.add_comment(issue.repo, issue.number, text)
         return (
             201,
@@ -559,9 +509,7 @@ class FakeGitHub:
         self, repo: str, comment_id: str, *, body: Any, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         comment = self._comment(repo, comment_id)
-        text = body.get("body") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text:
-            raise _HttpError(422, "Validation Failed")
+        text = _comment_text(body)
         with self._lock:
             comment.body = text
             comment.updated_at = max(time.time(), comment.updated_at + 1e-6)
@@ -574,6 +522,14 @@ class FakeGitHub:
         with self._lock:
             del self._comments[comment.id]
         return 204, None, {}
+
+
+def _comment_text(body: Any) -> str:
+    """The non-empty ``body`` string of a create/edit request, else 422 as GitHub answers."""
+    text = body.get("body") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text:
+        raise _HttpError(422, "Validation Failed")
+    return text
 
 
 def _bearer(value: str | None) -> str | None:

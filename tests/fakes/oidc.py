@@ -23,9 +23,11 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from ._loopback import LoopbackServer
 
 ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -49,7 +51,7 @@ class TokenRequest:
     status: int
 
 
-class FakeOIDCProvider:
+class FakeOIDCProvider(LoopbackServer):
     """GitHub Actions' ID-token endpoint on a free loopback port.
 
     Usage::
@@ -66,6 +68,8 @@ class FakeOIDCProvider:
     adds or overrides any of them.
     """
 
+    thread_prefix = "fake-oidc"
+
     def __init__(
         self,
         *,
@@ -77,8 +81,7 @@ class FakeOIDCProvider:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the fake only binds to loopback")
+        super().__init__(host, port)
         self.repository = repository
         self.subject = subject or f"repo:{repository}:pull_request"
         self.request_token = request_token or secrets.token_hex(16)
@@ -88,19 +91,9 @@ class FakeOIDCProvider:
         self.requests: list[TokenRequest] = []
         self.issued: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(_make_handler(self))
 
     # -- lifecycle ---------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def request_url(self) -> str:
@@ -119,30 +112,6 @@ class FakeOIDCProvider:
         """Audiences of the successfully answered requests, in order."""
         with self._lock:
             return [r.audience for r in self.requests if r.status == 200]
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"fake-oidc-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- tokens ------------------------------------------------------------------
 

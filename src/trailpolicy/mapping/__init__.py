@@ -19,7 +19,6 @@ from trailpolicy.mapping.passrole import pass_role_actions, passed_roles
 
 __all__ = [
     "Mapping",
-    "access_levels",
     "explain",
     "map_call",
     "pass_role_actions",
@@ -50,13 +49,6 @@ def map_call(event_source: str, event_name: str, event_type: str | None = None) 
     if result.get("skip_reason"):
         return Mapping(actions=(), skip_reason=result["skip_reason"], rules=rules)
     return Mapping(actions=(), unmapped_reason=result.get("unmapped_reason") or "no action found", rules=rules)
-
-
-def access_levels(actions: tuple[str, ...] | list[str]) -> dict[str, str | None]:
-    """Action -> catalog access level (List, Read, Write, Permissions management, Tagging)."""
-    from trailpolicy import catalog
-
-    return {action: catalog.access_level(action) for action in actions}
 
 
 def explain(event_source: str, event_name: str, event_type: str | None = None) -> str:
