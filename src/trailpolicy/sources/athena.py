@@ -25,16 +25,16 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
-import botocore.exceptions
 import orjson
 
 from .. import mapping
 from ..aws import Sessions
 from ..errors import SourceError, UsageError
-from ..events import DENIED_ERROR_CODES, CallKey, Observation, Principal, parse_time
+from ..events import CallKey, Observation, Principal, is_denied, parse_time
 from ..identity import IdentityMatcher
 from ..query import Query
 from ..tally import NO_IDENTITY, OTHER_IDENTITY, Tally
+from .failures import aws_call
 from .layout import days
 from .location import parse_location
 
@@ -172,7 +172,7 @@ def observations_from_rows(rows, query: Query, tally: Tally) -> int:
             source,
             name,
             row.get("event_type"),
-            error is not None and error in DENIED_ERROR_CODES,
+            is_denied(error),
             mapping.passed_roles(source, name, {"": orjson.loads(evidence)}) if evidence else frozenset(),
         )
         region, account = row.get("region"), row.get("account")
@@ -245,15 +245,9 @@ class AthenaSource:
 
     def _table_columns(self, sessions: Sessions) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(columns, partition columns) of the table, from the Glue Data Catalog."""
-        try:
+        missing = {"EntityNotFoundException": f"--source {self.spec}: no table {self.database}.{self.table} in the Glue Data Catalog"}
+        with aws_call(f"cannot read the columns of {self.database}.{self.table} from the Glue Data Catalog", missing):
             table = sessions.client("glue", region=self.region).get_table(DatabaseName=self.database, Name=self.table)
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "EntityNotFoundException":
-                raise UsageError(f"--source {self.spec}: no table {self.database}.{self.table} in the Glue Data Catalog") from None
-            raise SourceError(f"cannot read the columns of {self.database}.{self.table} from the Glue Data Catalog: {exc}") from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise SourceError(f"cannot reach the Glue Data Catalog: {exc}") from None
         found = table["Table"]
         columns = tuple(c["Name"].lower() for c in found.get("StorageDescriptor", {}).get("Columns", ()))
         return columns, tuple(key["Name"].lower() for key in found.get("PartitionKeys", ()))
@@ -267,18 +261,14 @@ class AthenaSource:
         }
         if self.output:
             request["ResultConfiguration"] = {"OutputLocation": self.output}
-        try:
+        with aws_call(f"cannot start the Athena query on {self.database}.{self.table}"):
             return athena.start_query_execution(**request)["QueryExecutionId"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise SourceError(f"cannot start the Athena query on {self.database}.{self.table}: {exc}") from None
 
     def _wait(self, athena, execution_id: str) -> dict:
         delay = POLL_FIRST
         while True:
-            try:
+            with aws_call(f"cannot follow Athena query {execution_id}"):
                 execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                raise SourceError(f"cannot follow Athena query {execution_id}: {exc}") from None
             status = execution["Status"]
             if status["State"] == "SUCCEEDED":
                 return execution
@@ -291,7 +281,7 @@ class AthenaSource:
     def _rows(self, athena, execution_id: str):
         """Result rows as dicts, page by page (Athena's first row holds the column names)."""
         header: list[str] | None = None
-        try:
+        with aws_call(f"cannot read the results of Athena query {execution_id}"):
             for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id):
                 for row in page["ResultSet"]["Rows"]:
                     values = [cell.get("VarCharValue") for cell in row["Data"]]
@@ -299,5 +289,3 @@ class AthenaSource:
                         header = values
                         continue
                     yield dict(zip(header, values))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise SourceError(f"cannot read the results of Athena query {execution_id}: {exc}") from None

@@ -28,14 +28,14 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import boto3
-import botocore.exceptions
 from botocore.config import Config
 
 from ..aws import Sessions
-from ..errors import SourceError, UsageError
+from ..errors import UsageError
 from ..progress import Progress
 from ..query import Query
 from ..tally import Collector, Tally
+from .failures import aws_call
 from .files import CHUNK_BYTES, PARALLEL_MIN_BYTES
 from .layout import NON_EVENT_DIRS, days, is_log_file, keep_dir
 from .location import ACCOUNT, parse_location
@@ -137,17 +137,11 @@ class S3Source:
         kwargs = {"Bucket": self.bucket, "Prefix": prefix}
         if delimiter:
             kwargs["Delimiter"] = "/"
-        try:
+        missing = {"NoSuchBucket": f"--source {self.spec}: no such bucket {self.bucket!r}"}
+        with aws_call(f"cannot list s3://{self.bucket}/{prefix}", missing):
             for page in client.get_paginator("list_objects_v2").paginate(**kwargs):
                 self.counts.list_requests += 1
                 yield page
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "NoSuchBucket":
-                raise UsageError(f"--source {self.spec}: no such bucket {self.bucket!r}") from None
-            raise SourceError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise SourceError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from None
 
     def _children(self, client, prefix: str) -> list[str]:
         names: list[str] = []
@@ -274,14 +268,12 @@ def _tasks(files: Iterator[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
 
 
 def _fetch(client, bucket: str, key: str) -> bytes | BadLog:
-    try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+    """The object's bytes, or a BadLog when it was deleted between listing and fetching."""
+    with aws_call(f"cannot fetch s3://{bucket}/{key}"):
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey:
             return BadLog("listed but gone when fetched (NoSuchKey)")
-        raise SourceError(f"cannot fetch s3://{bucket}/{key}: {exc}") from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise SourceError(f"cannot fetch s3://{bucket}/{key}: {exc}") from None
 
 
 def read_objects(client, bucket: str, keys: list[str], query: Query) -> tuple[Tally, int, int]:
