@@ -175,7 +175,7 @@ def main() -> None:
             print(f"| {name} | {secs:.2f} | {count / secs:,.0f} | {'' if peak is None else f'{peak:.0f}'} "
                   f"| {secs / floor_all:.2f} | {secs / floor_one:.2f} |")
         if args.trailscraper:
-            print(f"trailpolicy is {ts_seconds / seconds:.1f}x trailscraper's speed, at {rss / ts_rss:.2f}x its peak memory")
+            print(f"trailpolicy: {ts_seconds / seconds:.1f}x trailscraper's speed, {ts_rss / rss:.0f}x less peak memory")
 
 
 if __name__ == "__main__":
