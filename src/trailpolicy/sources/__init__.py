@@ -32,7 +32,7 @@ def open_source(spec: str, *, progress: bool = True, options: dict | None = None
     if spec.startswith("athena://"):
         from .athena import AthenaSource
 
-        return AthenaSource(spec, progress=progress)
+        return AthenaSource(spec)
     from .files import FileSource
 
     return FileSource(spec, progress=progress)

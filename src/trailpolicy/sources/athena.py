@@ -195,7 +195,7 @@ def observations_from_rows(rows, query: Query, tally: Tally) -> int:
 
 
 class AthenaSource:
-    def __init__(self, spec: str, progress: bool = True, sessions: Sessions | None = None) -> None:
+    def __init__(self, spec: str, sessions: Sessions | None = None) -> None:
         location = parse_location(spec, "athena", OPTIONS)
         self.spec = spec
         database, dot, table = location.host.partition(".")
@@ -209,7 +209,6 @@ class AthenaSource:
             raise UsageError(f"--source {spec}: output= must be an s3:// location")
         self.region = location.one("region")
         self.accounts = location.accounts("account")
-        self.progress = progress
         self._sessions = sessions
 
     def collect(self, query: Query) -> Tally:
