@@ -1,0 +1,81 @@
+"""One sticky comment per pull request and baseline, updated in place on every run.
+
+The comment is found again by a hidden HTML marker naming the baseline, so a workflow that guards
+two baselines keeps two comments, and re-runs never add a third. GitHub's REST API is reached with
+PyGithub at ``GITHUB_API_URL`` (GitHub Enterprise Server and the tests' fake alike).
+
+Publishing is best effort by design: the report is already in the step summary and the output
+directory when this runs, so a refusal (403 on a fork's read-only token, 5xx) is reported to the
+caller as ``CommentError`` and never ends the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import github
+import requests
+from urllib3.util.retry import Retry
+
+# GitHub refuses issue comments longer than 65,536 characters.
+MAX_BODY = 65536
+_TIMEOUT = 30
+
+
+class CommentError(Exception):
+    """GitHub did not accept the comment; the message says why, without any token."""
+
+
+@dataclass(frozen=True)
+class Published:
+    action: str  # created | updated
+    url: str
+
+
+def marker(baseline: str) -> str:
+    """The hidden line that identifies this action's comment for ``baseline``."""
+    # Only characters that cannot end the HTML comment early ("--" is turned into "-_").
+    name = re.sub(r"[^\w./@+=()-]", "_", baseline).replace("--", "-_") if baseline else "(none)"
+    return f"<!-- trailpolicy:comment baseline={name} -->"
+
+
+def body_limit(baseline: str) -> int:
+    """The longest body ``upsert`` accepts for ``baseline`` (GitHub's limit less the marker line)."""
+    return MAX_BODY - len(marker(baseline)) - 1
+
+
+def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: str, body: str,
+           create: bool = True) -> Published | None:
+    """Update this baseline's comment on PR ``number``, or create it when ``create``.
+
+    Returns None when there was no comment and ``create`` is False (nothing to say yet).
+    """
+    tag = marker(baseline)
+    text = f"{tag}\n{body}"
+    if len(text) > MAX_BODY:
+        raise CommentError(f"the comment is {len(text)} characters, more than GitHub's {MAX_BODY}")
+    client = github.Github(
+        auth=github.Auth.Token(token), base_url=api_url.rstrip("/"), timeout=_TIMEOUT, lazy=True,
+        # Reads are retried on a gateway error; writes are not, so that a lost answer to a POST
+        # never becomes a second comment.
+        retry=Retry(total=3, backoff_factor=0.5, status_forcelist=(502, 503, 504)),
+    )
+    try:
+        issue = client.get_repo(repository).get_issue(number)
+        existing = next((c for c in issue.get_comments() if c.body and c.body.startswith(tag)), None)
+        if existing is not None:
+            if existing.body != text:
+                existing.edit(text)
+            return Published("updated", existing.html_url)
+        if not create:
+            return None
+        created = issue.create_comment(text)
+        return Published("created", created.html_url)
+    except github.GithubException as exc:
+        message = exc.data.get("message") if isinstance(exc.data, dict) else None
+        raise CommentError(f"GitHub answered {exc.status}" + (f": {message}" if message else "")) from None
+    except requests.RequestException as exc:  # refused, timed out, retries exhausted
+        raise CommentError(f"could not reach GitHub at {api_url}: {type(exc).__name__}") from None
+    finally:
+        client.close()

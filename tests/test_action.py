@@ -1,0 +1,255 @@
+"""The GitHub Action end to end: ``entrypoint.py`` in a subprocess with the runner's environment,
+GitHub's REST API and the OIDC token endpoint as loopback fakes, STS from moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.action_env import ALICE, BOB, PR, REPO, pull_request_event, run_action, workspace
+from tests.fakes.github import FakeGitHub
+from tests.fakes.oidc import FakeOIDCProvider
+
+TOKEN = "ghs_testtoken"
+ROLE = "arn:aws:iam::111122223333:role/trailpolicy-reader"
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(token=TOKEN) as fake:
+        fake.add_pull(REPO, PR)
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    from tests.fakes.moto import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+def test_outputs_summary_and_artifacts(tmp_path, github):
+    run = run_action(workspace(tmp_path), {"identities": f"{ALICE}\n{BOB}", "comment": "never"},
+                     env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    out = run.workspace / "trailpolicy-out"
+    policy = json.loads((out / "policies" / "111122223333-user-alice.json").read_text())
+    assert [s["Action"] for s in policy["Statement"]] == [["ec2:DescribeInstances"], ["s3:ListAllMyBuckets"]]
+    assert (out / "report.json").is_file()
+    assert run.outputs["drift"] == "false"
+    assert run.outputs["added-count"] == "0" and run.outputs["unused-count"] == "0"
+    # Paths as later steps on the runner see them: relative to the workspace, not the container's.
+    assert run.outputs["policies-path"] == "trailpolicy-out/policies"
+    assert run.outputs["report-path"] == "trailpolicy-out/report.json"
+    assert "`arn:aws:iam::111122223333:user/alice`" in run.summary
+    # bob only called sts:GetCallerIdentity, which needs no permission: an empty policy, said so.
+    assert f"`{BOB}`: none of its calls needed a permission" in run.summary
+    assert github.writes() == []
+
+
+def test_two_runs_leave_one_comment_updated_in_place(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    first = run_action(ws, {"identities": ALICE, "comment": "always"}, env=env)
+    assert first.returncode == 0, first.stderr
+    [comment] = github.comments(REPO, PR)
+    assert comment.body.startswith("<!-- trailpolicy:comment baseline=(none) -->")
+    assert "user/alice" in comment.body
+
+    second = run_action(ws, {"identities": BOB, "comment": "always"}, env=env)
+    assert second.returncode == 0, second.stderr
+    [updated] = github.comments(REPO, PR)
+    assert updated.id == comment.id
+    assert "user/alice" not in updated.body
+    assert [w.method for w in github.writes()] == ["POST", "PATCH"]
+
+
+def test_comment_is_found_among_many_and_others_are_left_alone(tmp_path, github):
+    for n in range(40):  # two pages of other comments before ours
+        github.add_comment(REPO, PR, f"review note {n}", user="octocat")
+    github.add_comment(REPO, PR, "<!-- trailpolicy:comment baseline=(none) -->\nold report")
+    human = github.add_comment(REPO, PR, "quoting: <!-- trailpolicy:comment baseline=(none) -->", user="octocat")
+    run = run_action(workspace(tmp_path), {"comment": "always"}, env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    assert [w.method for w in github.writes()] == ["PATCH"]
+    ours = [c for c in github.comments(REPO, PR) if c.body.startswith("<!-- trailpolicy")]
+    assert len(ours) == 1 and "old report" not in ours[0].body
+    assert next(c for c in github.comments(REPO, PR) if c.id == human.id).body.startswith("quoting")
+
+
+def test_on_drift_without_drift_creates_no_comment(tmp_path, github):
+    run = run_action(workspace(tmp_path), {"comment": "on-drift"}, env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    assert github.comments(REPO, PR) == []
+    assert run.commands("notice") == []
+
+
+def test_read_only_token_403_keeps_the_report(tmp_path):
+    with FakeGitHub(token=TOKEN, read_only=True) as github:
+        github.add_pull(REPO, PR)
+        run = run_action(workspace(tmp_path), {"comment": "always"}, env={"GITHUB_API_URL": github.url})
+        assert github.comments(REPO, PR) == []
+    assert run.returncode == 0, run.stderr
+    [warning] = run.commands("warning")
+    assert "403" in warning and "step summary" in warning
+    assert "user/alice" in run.summary
+    assert (run.workspace / "trailpolicy-out" / "report.json").is_file()
+    assert TOKEN not in run.stdout + run.stderr
+
+
+def test_github_5xx_is_not_retried_into_a_second_comment(tmp_path):
+    with FakeGitHub(token=TOKEN, fail_writes=-1, write_failure_status=502) as github:
+        github.add_pull(REPO, PR)
+        run = run_action(workspace(tmp_path), {"comment": "always"}, env={"GITHUB_API_URL": github.url})
+        writes = github.writes()
+    assert run.returncode == 0, run.stderr
+    assert [w.method for w in writes] == ["POST"]
+    assert "502" in run.commands("warning")[0]
+    assert "user/alice" in run.summary
+
+
+def test_fork_pull_request_comments_nowhere_and_says_why(tmp_path, github):
+    run = run_action(workspace(tmp_path), {"comment": "always"}, event=pull_request_event(head_repo="fork/r"),
+                     env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    assert github.requests == []
+    assert any("fork" in n for n in run.commands("notice"))
+    assert run.outputs["drift"] == "false" and "user/alice" in run.summary
+
+
+def test_missing_token_is_a_notice(tmp_path, github):
+    run = run_action(workspace(tmp_path), {"comment": "always"}, token="", env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    assert any("github-token" in n for n in run.commands("notice"))
+    assert github.requests == []
+
+
+def test_fork_pull_request_without_oidc_is_skipped_not_failed(tmp_path):
+    run = run_action(workspace(tmp_path), {"role-to-assume": ROLE, "aws-region": "us-east-1"},
+                     event=pull_request_event(head_repo="fork/r"))
+    assert run.returncode == 0, run.stderr
+    assert run.outputs == {"skipped": "true"}
+    assert "no OIDC token" in run.summary
+    assert not (run.workspace / "trailpolicy-out").exists()
+
+
+def test_role_without_id_token_permission_is_bad_input(tmp_path):
+    run = run_action(workspace(tmp_path), {"role-to-assume": ROLE, "aws-region": "us-east-1"})
+    assert run.returncode == 2
+    assert "id-token: write" in run.commands("error")[0]
+    assert "Traceback" not in run.stderr
+
+
+def test_oidc_token_is_exchanged_for_masked_role_credentials(tmp_path, moto_server):
+    with FakeOIDCProvider(repository=REPO) as oidc:
+        env = {**oidc.env(), "AWS_ENDPOINT_URL": moto_server.url}
+        run = run_action(workspace(tmp_path), {"role-to-assume": ROLE, "aws-region": "eu-west-1",
+                                               "comment": "never"}, env=env)
+        assert oidc.audiences == ["sts.amazonaws.com"]
+        [token] = oidc.issued
+    assert run.returncode == 0, run.stderr
+    masked = run.commands("add-mask")
+    assert masked[0] == token and len(masked) == 4  # the JWT, then key id, secret and session token
+    for secret in masked:
+        assert run.stdout.count(secret) == 1 and secret not in run.stderr
+        assert secret not in run.summary and secret not in json.dumps(run.outputs)
+    assert run.outputs["drift"] == "false"
+
+
+def test_refused_oidc_request_fails_without_showing_the_token(tmp_path):
+    with FakeOIDCProvider(repository=REPO) as oidc:
+        env = {**oidc.env(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "wrong-request-token"}
+        run = run_action(workspace(tmp_path), {"role-to-assume": ROLE, "aws-region": "us-east-1"}, env=env)
+    assert run.returncode == 1
+    assert "OIDC token (HTTP 401)" in run.commands("error")[0]
+    assert "wrong-request-token" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(("inputs", "says"), [
+    ({"start-time": "yesterday"}, "--start-time 'yesterday' is not an ISO 8601 time"),
+    ({"fail-on-drift": "sometimes"}, "input fail-on-drift 'sometimes' is not one of"),
+    ({"comment": "loud"}, "input comment 'loud' is not one of"),
+    ({"regions": "us-east-1, mars-1"}, "--region 'mars-1'"),
+    ({"baseline": "no/such/baseline.json"}, "no/such/baseline.json: no such file"),
+    ({"role-to-assume": ROLE}, "role-to-assume needs aws-region"),
+])
+def test_bad_input_is_one_error_annotation_and_exit_2(tmp_path, inputs, says):
+    run = run_action(workspace(tmp_path), inputs)
+    assert run.returncode == 2
+    [error] = run.commands("error")
+    assert says in error
+    assert "Traceback" not in run.stderr
+    assert run.outputs == {}
+
+
+def write_baseline(ws, name: str, actions: list[str]) -> str:
+    statements = [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    (ws / "policy").mkdir(exist_ok=True)
+    (ws / "policy" / name).write_text(json.dumps({ALICE: {"Version": "2012-10-17", "Statement": statements}}))
+    return f"policy/{name}"
+
+
+def test_drift_comment_then_drift_gone_updates_the_same_comment(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    baseline = write_baseline(ws, "alice.json", ["ec2:DescribeInstances"])
+    inputs = {"identities": ALICE, "baseline": baseline, "fail-on-drift": "added"}
+
+    drifted = run_action(ws, inputs, env=env)
+    assert drifted.returncode == 3, drifted.stderr
+    assert drifted.outputs["drift"] == "true"
+    assert (drifted.outputs["added-count"], drifted.outputs["unused-count"]) == ("1", "0")
+    assert drifted.outputs["patch-path"] == "trailpolicy-out/patch.json"
+    out = ws / "trailpolicy-out"
+    assert json.loads((out / "drift.json").read_text())["identities"][ALICE]["added"] == ["s3:ListAllMyBuckets"]
+    assert {p.name for p in out.iterdir()} >= {"policies", "report.json", "drift.json", "patch.json", "report.md"}
+    assert "s3:ListAllMyBuckets" in drifted.summary
+    assert "fail-on-drift: added" in drifted.commands("error")[0]
+    [comment] = github.comments(REPO, PR)
+    assert comment.body.startswith("<!-- trailpolicy:comment baseline=policy/alice.json -->")
+    assert "s3:ListAllMyBuckets" in comment.body
+
+    write_baseline(ws, "alice.json", ["ec2:DescribeInstances", "s3:ListAllMyBuckets"])
+    clean = run_action(ws, inputs, env=env)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.outputs["drift"] == "false"
+    [updated] = github.comments(REPO, PR)
+    assert updated.id == comment.id
+    assert "no drift" in updated.body.lower() and "s3:ListAllMyBuckets" not in updated.body
+    assert [w.method for w in github.writes()] == ["POST", "PATCH"]
+
+
+def test_one_comment_per_baseline(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    for name in ("a.json", "b.json"):
+        run = run_action(ws, {"identities": ALICE, "baseline": write_baseline(ws, name, ["ec2:DescribeInstances"])},
+                         env=env)
+        assert run.returncode == 0, run.stderr
+    bodies = sorted(c.body.splitlines()[0] for c in github.comments(REPO, PR))
+    assert bodies == ["<!-- trailpolicy:comment baseline=policy/a.json -->",
+                      "<!-- trailpolicy:comment baseline=policy/b.json -->"]
+
+
+def test_fail_on_drift_levels(tmp_path):
+    ws = workspace(tmp_path)
+    baseline = write_baseline(ws, "alice.json", ["ec2:DescribeInstances", "s3:ListAllMyBuckets", "s3:GetObject"])
+    common = {"identities": ALICE, "baseline": baseline, "comment": "never"}
+    # Only an unused grant: drift, but nothing added.
+    assert run_action(ws, {**common, "fail-on-drift": "added"}).returncode == 0
+    assert run_action(ws, {**common, "fail-on-drift": "high-risk"}).returncode == 0
+    unused = run_action(ws, {**common, "fail-on-drift": "any"})
+    assert unused.returncode == 3
+    assert unused.outputs["drift"] == "true" and unused.outputs["unused-count"] == "1"
+
+
+def test_bad_baseline_fails_before_reading_events(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "bad.json").write_text('{"arn:aws:iam::111122223333:user/alice": {"Statement": [{"Effect": "Maybe"}]}}')
+    run = run_action(ws, {"baseline": "bad.json"})
+    assert run.returncode == 2
+    assert "bad.json" in run.commands("error")[0]
+    assert not (ws / "trailpolicy-out").exists()
