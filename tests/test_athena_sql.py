@@ -93,23 +93,11 @@ def summary(tally: Tally) -> dict:
             for key, o in tally.observations.items()}
 
 
-def _issuer_consistent(rec: dict) -> bool:
-    """False for the few sample records whose session issuer is not the role of their ARN (an
-    ``AssumedRole`` whose arn is root or a user). For those, the log-file path's per-issuer cache
-    (``IdentityMatcher.owners_of``) answers for the issuer while ``owners`` answers for the ARN;
-    the two paths are compared on the records where both agree."""
-    identity = rec.get("userIdentity") or {}
-    issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
-    if not issuer:
-        return True
-    return f":assumed-role/{issuer.rsplit('/', 1)[-1]}/" in (identity.get("arn") or "")
-
-
 @pytest.mark.parametrize("name", ["awsdocs-cloudtrail-examples", "invictus-aws-dataset",
                                   "stratus-red-team-detonation-logs", "otrf-ec2-proxy-s3-exfiltration",
                                   "cloud-custodian-test-events"])
 def test_real_records_give_the_same_observations_as_log_files(name) -> None:
-    recs = [r for r in records(name) if _issuer_consistent(r)]
+    recs = records(name)
     query = build_query("2010-01-01T00:00:00Z", "2030-01-01T00:00:00Z")
     expected = files_tally(recs, query)
     got, rows = athena_tally(recs, query)

@@ -126,3 +126,36 @@ def test_slug_is_file_safe() -> None:
     assert slug("arn:aws:iam::123837392027:user/bert-jan") == "123837392027-user-bert-jan"
     assert slug("arn:aws:sts::1:x") == "arn-aws-sts-1-x"
     assert slug("arn:aws-cn:iam::111122223333:role/a/b") == "aws-cn-111122223333-role-a-b"
+
+
+def test_cache_keeps_federated_users_of_one_issuer_apart() -> None:
+    issuer = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/broker", "accountId": "111122223333"}
+    bob = {"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/bob",
+           "sessionContext": {"sessionIssuer": issuer}}
+    eve = {"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/eve",
+           "sessionContext": {"sessionIssuer": issuer}}
+    matcher = IdentityMatcher(())
+    assert matcher.owners_of(bob) == ("arn:aws:sts::111122223333:federated-user/bob",)
+    assert matcher.owners_of(eve) == ("arn:aws:sts::111122223333:federated-user/eve",)
+    asked = IdentityMatcher((parse_identity_option("arn:aws:sts::111122223333:federated-user/eve"),))
+    assert asked.owners_of(bob) == () and asked.owners_of(eve) == ("arn:aws:sts::111122223333:federated-user/eve",)
+
+
+def test_cache_answers_match_uncached_answers_on_odd_principals() -> None:
+    role_issuer = {"type": "Role", "arn": "arn:aws:iam::111122223333:role/Deployer"}
+    odd = {"type": "AssumedRole", "arn": "arn:aws:iam::111122223333:root", "sessionContext": {"sessionIssuer": role_issuer}}
+    normal = session_identity("Deployer", "ci-1")
+    matcher = IdentityMatcher(())
+    for identity in (odd, normal, odd):
+        assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))
+
+
+def test_cache_keeps_sessions_naming_another_role_apart() -> None:
+    issuer = {"type": "Role", "arn": "arn:aws:iam::111122223333:role/Deployer"}
+    a = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Deployer/s1",
+         "sessionContext": {"sessionIssuer": issuer}}
+    b = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Other/s2",
+         "sessionContext": {"sessionIssuer": issuer}}
+    matcher = IdentityMatcher(())
+    for identity in (a, b, a, b):
+        assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))
