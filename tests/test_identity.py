@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trailpolicy.errors import UsageError
 from trailpolicy.events import principal_of
@@ -158,4 +160,31 @@ def test_cache_keeps_sessions_naming_another_role_apart() -> None:
          "sessionContext": {"sessionIssuer": issuer}}
     matcher = IdentityMatcher(())
     for identity in (a, b, a, b):
+        assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))
+
+
+_ARNS = [
+    "arn:aws:sts::111122223333:assumed-role/Deployer/s1", "arn:aws:sts::111122223333:assumed-role/Deployer/s2",
+    "arn:aws:sts::111122223333:assumed-role/Other/s1", "arn:aws:sts::111122223333:assumed-role/Deployer",
+    "arn:aws:sts::12:assumed-role/Deployer/s1", "arn:aws:iam::111122223333:root",
+    "arn:aws:sts::111122223333:federated-user/bob", "arn:aws:iam::111122223333:user/alice",
+    "arn:aws-cn:sts::111122223333:assumed-role/Deployer/s1", None,
+]
+_ISSUERS = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:role/ci/Deployer",
+            "arn:aws:iam::111122223333:user/broker", "garbage", None]
+_ASKED = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:user/alice",
+          "arn:aws:sts::111122223333:assumed-role/Deployer/s1", "arn:aws:sts::111122223333:federated-user/bob",
+          "arn:aws:iam::111122223333:root", "arn:aws-cn:iam::111122223333:role/Deployer"]
+
+
+@given(
+    asked=st.lists(st.sampled_from(_ASKED), max_size=3),
+    identities=st.lists(st.tuples(st.sampled_from(_ARNS), st.sampled_from(_ISSUERS)), min_size=1, max_size=12),
+)
+def test_cached_owners_always_equal_uncached(asked: list[str], identities: list[tuple]) -> None:
+    matcher = IdentityMatcher(tuple(parse_identity_option(a) for a in dict.fromkeys(asked)))
+    for arn, issuer in identities:
+        identity: dict = {"type": "AssumedRole", "arn": arn}
+        if issuer:
+            identity["sessionContext"] = {"sessionIssuer": {"arn": issuer}}
         assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))
