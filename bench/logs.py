@@ -6,8 +6,13 @@ floor: decompressing and parsing the same files with orjson and doing nothing el
 process and once across as many processes as trailpolicy uses. Prints events/s, peak memory and
 the ratios. Not a test: machines are noisy, so compare the ratios, not the seconds.
 
+With trailscraper installed (``--trailscraper PATH`` or ``$TRAILSCRAPER``: its executable, best
+from a virtualenv of its own, since it pins old dependencies), the same files are also read by
+``trailscraper select --log-dir DIR | trailscraper generate`` in the same run, for comparison.
+
     python bench/logs.py                 # 200,000 events in 200 files
     python bench/logs.py --events 1000000 --files 1000
+    TRAILSCRAPER=/path/to/venv/bin/trailscraper python bench/logs.py
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -132,6 +138,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--dir", type=Path, help="reuse or keep the archive here")
+    parser.add_argument("--trailscraper", default=os.environ.get("TRAILSCRAPER"),
+                        help="trailscraper executable to compare with (default: $TRAILSCRAPER)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -154,12 +162,20 @@ def main() -> None:
             ("floor: gunzip + orjson, 1 process", floor_one, None),
             (f"floor: gunzip + orjson, {workers} processes", floor_all, None),
         ]
+        if args.trailscraper:
+            ts = shlex.quote(args.trailscraper)
+            pipeline = (f"{ts} select --log-dir {shlex.quote(str(root))} --from 2024-04-30 --to 2024-05-03 "
+                        f"| {ts} generate > /dev/null")
+            ts_seconds, ts_rss, _ = measure(["bash", "-c", f"set -o pipefail; {pipeline}"])
+            rows.append(("trailscraper 0.10.0 select \\| generate", ts_seconds, ts_rss))
         print(f"{count:,} events, {len(paths)} files, {size / 2**20:.1f} MiB gzipped, {workers} cores")
         print(f"| run | seconds | events/s | peak RSS MiB | x floor ({workers} proc) | x floor (1 proc) |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, secs, peak in rows:
             print(f"| {name} | {secs:.2f} | {count / secs:,.0f} | {'' if peak is None else f'{peak:.0f}'} "
                   f"| {secs / floor_all:.2f} | {secs / floor_one:.2f} |")
+        if args.trailscraper:
+            print(f"trailpolicy: {ts_seconds / seconds:.1f}x trailscraper's speed, {ts_rss / rss:.0f}x less peak memory")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trailpolicy.errors import UsageError
 from trailpolicy.events import principal_of
@@ -126,3 +128,63 @@ def test_slug_is_file_safe() -> None:
     assert slug("arn:aws:iam::123837392027:user/bert-jan") == "123837392027-user-bert-jan"
     assert slug("arn:aws:sts::1:x") == "arn-aws-sts-1-x"
     assert slug("arn:aws-cn:iam::111122223333:role/a/b") == "aws-cn-111122223333-role-a-b"
+
+
+def test_cache_keeps_federated_users_of_one_issuer_apart() -> None:
+    issuer = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/broker", "accountId": "111122223333"}
+    bob = {"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/bob",
+           "sessionContext": {"sessionIssuer": issuer}}
+    eve = {"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/eve",
+           "sessionContext": {"sessionIssuer": issuer}}
+    matcher = IdentityMatcher(())
+    assert matcher.owners_of(bob) == ("arn:aws:sts::111122223333:federated-user/bob",)
+    assert matcher.owners_of(eve) == ("arn:aws:sts::111122223333:federated-user/eve",)
+    asked = IdentityMatcher((parse_identity_option("arn:aws:sts::111122223333:federated-user/eve"),))
+    assert asked.owners_of(bob) == () and asked.owners_of(eve) == ("arn:aws:sts::111122223333:federated-user/eve",)
+
+
+def test_cache_answers_match_uncached_answers_on_odd_principals() -> None:
+    role_issuer = {"type": "Role", "arn": "arn:aws:iam::111122223333:role/Deployer"}
+    odd = {"type": "AssumedRole", "arn": "arn:aws:iam::111122223333:root", "sessionContext": {"sessionIssuer": role_issuer}}
+    normal = session_identity("Deployer", "ci-1")
+    matcher = IdentityMatcher(())
+    for identity in (odd, normal, odd):
+        assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))
+
+
+def test_cache_keeps_sessions_naming_another_role_apart() -> None:
+    issuer = {"type": "Role", "arn": "arn:aws:iam::111122223333:role/Deployer"}
+    a = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Deployer/s1",
+         "sessionContext": {"sessionIssuer": issuer}}
+    b = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Other/s2",
+         "sessionContext": {"sessionIssuer": issuer}}
+    matcher = IdentityMatcher(())
+    for identity in (a, b, a, b):
+        assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))
+
+
+_ARNS = [
+    "arn:aws:sts::111122223333:assumed-role/Deployer/s1", "arn:aws:sts::111122223333:assumed-role/Deployer/s2",
+    "arn:aws:sts::111122223333:assumed-role/Other/s1", "arn:aws:sts::111122223333:assumed-role/Deployer",
+    "arn:aws:sts::12:assumed-role/Deployer/s1", "arn:aws:iam::111122223333:root",
+    "arn:aws:sts::111122223333:federated-user/bob", "arn:aws:iam::111122223333:user/alice",
+    "arn:aws-cn:sts::111122223333:assumed-role/Deployer/s1", None,
+]
+_ISSUERS = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:role/ci/Deployer",
+            "arn:aws:iam::111122223333:user/broker", "garbage", None]
+_ASKED = ["arn:aws:iam::111122223333:role/Deployer", "arn:aws:iam::111122223333:user/alice",
+          "arn:aws:sts::111122223333:assumed-role/Deployer/s1", "arn:aws:sts::111122223333:federated-user/bob",
+          "arn:aws:iam::111122223333:root", "arn:aws-cn:iam::111122223333:role/Deployer"]
+
+
+@given(
+    asked=st.lists(st.sampled_from(_ASKED), max_size=3),
+    identities=st.lists(st.tuples(st.sampled_from(_ARNS), st.sampled_from(_ISSUERS)), min_size=1, max_size=12),
+)
+def test_cached_owners_always_equal_uncached(asked: list[str], identities: list[tuple]) -> None:
+    matcher = IdentityMatcher(tuple(parse_identity_option(a) for a in dict.fromkeys(asked)))
+    for arn, issuer in identities:
+        identity: dict = {"type": "AssumedRole", "arn": arn}
+        if issuer:
+            identity["sessionContext"] = {"sessionIssuer": {"arn": issuer}}
+        assert matcher.owners_of(identity) == matcher.owners(principal_of(identity))

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--region", action="append", default=[], help="AWS region; repeatable")
     gen.add_argument("--role-name", help="role to assume in each other account named by --identity")
     gen.add_argument("--source", default="cloudtrail",
-                     help="cloudtrail (LookupEvents API, default) | PATH (log file or folder) | - (stdin)")
+                     help="cloudtrail (LookupEvents API, default) | PATH (log file or folder) | - (stdin) | s3://BUCKET/PREFIX | athena://DB.TABLE?workgroup=..&output=s3://..")
     gen.add_argument("--format", choices=("json", "yaml"), default="json", help="stdout format")
     gen.add_argument("--output-dir", type=Path, help="write policies/, report.json (and drift files) here")
     gen.add_argument("--no-progress", action="store_true", help="no progress output on stderr")

@@ -122,8 +122,9 @@ class IdentityMatcher:
             self._by_key.setdefault(spec.key, []).append(spec.arn)
         self._any = not specs
         # Unless a single session was asked for, every session of a role counts for the same
-        # owners, so sessions are cached by their role (the session issuer) alone: an archive
-        # has many more sessions than roles.
+        # owners, so role sessions are cached by their role (the session issuer) alone: an
+        # archive has many more sessions than roles. Other principals with an issuer (federated
+        # users issued by one IAM user) differ per ARN and are cached per ARN.
         self._by_issuer = not any(spec.kind == "assumed-role" for spec in specs)
         self._cache: dict[object, tuple[str, ...]] = {}
 
@@ -138,13 +139,20 @@ class IdentityMatcher:
         """``owners`` for a record's raw ``userIdentity``, cached."""
         if identity.__class__ is not dict:
             return ()
+        arn = identity.get("arn")  # type: ignore[attr-defined]
         context = identity.get("sessionContext")  # type: ignore[attr-defined]
         issuer = None
         if context.__class__ is dict:
             issuer_obj = context.get("sessionIssuer")  # type: ignore[union-attr]
             if issuer_obj.__class__ is dict:
                 issuer = issuer_obj.get("arn")  # type: ignore[union-attr]
-        key = issuer if issuer is not None and self._by_issuer else (identity.get("arn"), issuer)  # type: ignore[attr-defined]
+        key: object = (arn, issuer)
+        if self._by_issuer and issuer.__class__ is str and arn.__class__ is str and ":assumed-role/" in arn:
+            head, _, session = arn.rpartition("/")
+            if session and head.count("/") == 1:
+                # Every session of one role has the same owners: key by the issuer and the ARN
+                # up to the session name, which together decide the answer for any session name.
+                key = (issuer, head)
         found = self._cache.get(key)
         if found is None:
             if len(self._cache) >= self.CACHE_MAX:

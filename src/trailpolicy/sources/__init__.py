@@ -27,9 +27,13 @@ def open_source(spec: str, *, progress: bool = True, options: dict | None = None
 
         return LookupSource(progress=progress, allow_partial=bool(options.get("allow_partial")))
     if spec.startswith("s3://"):
-        raise UsageError("--source s3:// is not available in this build; pass a local copy with --source PATH")
+        from .s3 import S3Source
+
+        return S3Source(spec, progress=progress)
     if spec.startswith("athena://"):
-        raise UsageError("--source athena:// is not available in this build")
+        from .athena import AthenaSource
+
+        return AthenaSource(spec)
     from .files import FileSource
 
     return FileSource(spec, progress=progress)
