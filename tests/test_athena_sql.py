@@ -18,7 +18,7 @@ import yaml
 from trailpolicy.errors import UsageError
 from trailpolicy.query import build_query
 from trailpolicy.sources.athena import literal, observations_from_rows, parameter_values, statement
-from trailpolicy.sources.logformat import tally_log
+from trailpolicy.sources.logformat import read_log
 from trailpolicy.tally import Collector, Tally
 
 from .conftest import record, records, session_identity
@@ -85,7 +85,7 @@ def athena_tally(recs: list[dict], query, accounts: tuple[str, ...] = (),
 
 
 def files_tally(recs: list[dict], query) -> Tally:
-    return tally_log(gzip.compress(json.dumps({"Records": recs}).encode()), Collector(query))
+    return read_log(gzip.compress(json.dumps({"Records": recs}).encode()), query)
 
 
 def summary(tally: Tally) -> dict:

@@ -147,3 +147,16 @@ def test_stdin_and_lookup_events_shape(monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"garbage")))
     with pytest.raises(UsageError, match="standard input"):
         FileSource("-", progress=False).collect(query())
+
+
+def test_a_file_damaged_mid_way_contributes_nothing(tmp_path: Path) -> None:
+    """The damaged file's good first records are not counted, before or after other files."""
+    write_log(tmp_path / "a.json.gz", [record("GetObject", "s3.amazonaws.com", "2024-05-01T10:00:00Z")] * 2)
+    write_log(tmp_path / "b.json.gz", [record("DeleteObject", "s3.amazonaws.com", "2024-05-01T10:00:00Z"),
+                                       {"eventSource": "s3.amazonaws.com", "eventName": "PutObject"}])
+    write_log(tmp_path / "c.json.gz", [record("ListBuckets", "s3.amazonaws.com", "2024-05-01T10:00:00Z")])
+    tally = FileSource(str(tmp_path), progress=False, workers=1).collect(query())
+    calls = {k[1].event_name: o.count for k, o in tally.observations.items()}
+    assert calls == {"GetObject": 2, "ListBuckets": 1}
+    assert tally.events_read == tally.events_matched == 3
+    assert [(Path(b["input"]).name, b["reason"]) for b in tally.bad_inputs] == [("b.json.gz", "record 2: no eventTime")]

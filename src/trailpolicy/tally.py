@@ -41,31 +41,20 @@ class Tally:
     # Sources may say what they could not read (missing lanes with --allow-partial, ...).
     gaps: list[dict] = field(default_factory=list)
 
-    def observe(self, identity: str, call: CallKey, when: datetime, region: str | None,
-                account: str | None, data_event: bool) -> None:
-        key = (identity, call)
-        seen = self.observations.get(key)
-        if seen is None:
-            self.observations[key] = Observation(
-                identity=identity,
-                call=call,
-                count=1,
-                first_seen=when,
-                last_seen=when,
-                data_event=data_event,
-                regions={region} if region else set(),
-                accounts={account} if account else set(),
-            )
-            return
-        seen.count += 1
-        if when < seen.first_seen:
-            seen.first_seen = when
-        elif when > seen.last_seen:
-            seen.last_seen = when
-        if region and region not in seen.regions:
-            seen.regions.add(region)
-        if account and account not in seen.accounts:
-            seen.accounts.add(account)
+    def first_sight(self, identity: str, call: CallKey, when: datetime, region: str | None,
+                    account: str | None, data_event: bool) -> None:
+        """Start the observation of a call not seen before for this identity (Collector.add
+        counts the repeats in place)."""
+        self.observations[(identity, call)] = Observation(
+            identity=identity,
+            call=call,
+            count=1,
+            first_seen=when,
+            last_seen=when,
+            data_event=data_event,
+            regions={region} if region else set(),
+            accounts={account} if account else set(),
+        )
 
     def add_observation(self, observation: Observation) -> None:
         """Add a pre-aggregated observation (sources that aggregate server-side)."""
@@ -131,7 +120,8 @@ class Collector:
         regions = self._regions
         owners_of = self._matcher.owners_of
         asked = bool(self.query.identities)
-        observe = tally.observe
+        first_sight = tally.first_sight
+        observations = tally.observations
         scope = tally.out_of_scope
         passed_roles = mapping.passed_roles
         read = matched = 0
@@ -172,7 +162,8 @@ class Collector:
                 matched += 1
                 error = record.get("errorCode")
                 params = record.get("requestParameters")
-                call = CallKey(
+                # A plain tuple equal to (and hashing as) the CallKey it becomes on first sight.
+                call = (
                     source,
                     name,
                     record.get("eventType"),
@@ -180,9 +171,21 @@ class Collector:
                     passed_roles(source, name, params) if params.__class__ is dict and params else _NO_ROLES,
                 )
                 account = record.get("recipientAccountId")
-                data_event = record.get("managementEvent", True) is False
                 for owner in owners:
-                    observe(owner, call, when, region, account, data_event)
+                    seen = observations.get((owner, call))
+                    if seen is None:
+                        first_sight(owner, CallKey._make(call), when, region, account,
+                                    record.get("managementEvent", True) is False)
+                        continue
+                    seen.count += 1
+                    if when < seen.first_seen:
+                        seen.first_seen = when
+                    elif when > seen.last_seen:
+                        seen.last_seen = when
+                    if region and region not in seen.regions:
+                        seen.regions.add(region)
+                    if account and account not in seen.accounts:
+                        seen.accounts.add(account)
         finally:
             tally.events_read += read
             tally.events_matched += matched

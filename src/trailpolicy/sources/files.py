@@ -15,9 +15,9 @@ from pathlib import Path
 from ..errors import UsageError
 from ..progress import Progress
 from ..query import Query
-from ..tally import Collector, Tally
+from ..tally import Tally
 from .layout import is_log_file, keep_dir
-from .logformat import BadLog, tally_log
+from .logformat import BadLog, fold_logs, read_log
 
 # Below this much data a process pool costs more than it saves.
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
@@ -62,7 +62,7 @@ class FileSource:
     def _collect_stdin(self, query: Query) -> Tally:
         data = sys.stdin.buffer.read()
         try:
-            tally = tally_log(data, Collector(query))
+            tally = read_log(data, query)
         except BadLog as exc:
             raise UsageError(f"--source -: standard input: {exc}") from None
         tally.sources.append({"kind": "stdin", "location": "-", "bytes_read": len(data), "data_events": True})
@@ -74,7 +74,7 @@ class FileSource:
         except OSError as exc:
             raise UsageError(f"--source {path}: cannot read ({exc.strerror})") from None
         try:
-            tally = tally_log(data, Collector(query))
+            tally = read_log(data, query)
         except BadLog as exc:
             raise UsageError(f"--source {path}: {exc}") from None
         tally.sources.append(self._describe([(str(path), path.stat().st_size)], 0))
@@ -106,20 +106,15 @@ class FileSource:
 
 def read_chunk(paths: list[str], query: Query) -> Tally:
     """Worker task: fold a few files into one Tally; a bad file is noted, the others still count."""
-    total = Tally()
-    collector = Collector(query)
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            total.bad_inputs.append({"input": path, "reason": f"cannot read ({exc.strerror})"})
-            continue
-        try:
-            total.merge(tally_log(data, collector))
-        except BadLog as exc:
-            total.bad_inputs.append({"input": path, "reason": str(exc)})
-    return total
+    return fold_logs(((path, _read(path)) for path in paths), query)
+
+
+def _read(path: str) -> bytes | BadLog:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        return BadLog(f"cannot read ({exc.strerror})")
 
 
 def find_logs(root: Path, query: Query) -> list[tuple[str, int]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable
 
 import orjson
 
 from ..events import BadRecord
+from ..query import Query
 from ..tally import Collector, Tally
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,19 +57,42 @@ def _lookup_record(item: object) -> dict:
     return record
 
 
-def tally_log(data: bytes, collector: Collector) -> Tally:
-    """Read one log's bytes into a fresh Tally using ``collector``'s query and caches.
+def fold_logs(logs: Iterable[tuple[str, bytes | BadLog]], query: Query) -> Tally:
+    """Fold several logs (name, bytes — or the BadLog that fetching them gave) into one Tally.
 
-    The caller merges the result only when the whole file was good, so a damaged file never
-    contributes half of its events.
+    A damaged log never contributes half of its events, yet good logs are folded straight into
+    the shared Tally (a Tally per log costs a sixth of a run). The two meet by replay: when a
+    record deep inside a log turns out unusable, the Tally is rebuilt from the good logs kept so
+    far. Damage is rare and a batch is a few megabytes, so the replay is cheap when it happens.
     """
-    records = load_records(data)
-    own = Tally()
-    previous, collector.tally = collector.tally, own
-    try:
-        collector.add(records)
-    except BadRecord as exc:
-        raise BadLog(str(exc)) from None
-    finally:
-        collector.tally = previous
-    return own
+    tally = Tally()
+    collector = Collector(query, tally)
+    good: list[bytes] = []
+    bad: list[dict] = []
+    for name, data in logs:
+        try:
+            if isinstance(data, BadLog):
+                raise data
+            records = load_records(data)
+            try:
+                collector.add(records)
+            except BadRecord as exc:
+                tally = Tally()
+                collector = Collector(query, tally)
+                for kept in good:
+                    collector.add(load_records(kept))
+                raise BadLog(str(exc)) from None
+        except BadLog as exc:
+            bad.append({"input": name, "reason": str(exc)})
+            continue
+        good.append(data)
+    tally.bad_inputs.extend(bad)
+    return tally
+
+
+def read_log(data: bytes, query: Query) -> Tally:
+    """One log that must be whole (a single file, standard input): BadLog if it is not."""
+    tally = fold_logs([("", data)], query)
+    if tally.bad_inputs:
+        raise BadLog(tally.bad_inputs[0]["reason"])
+    return tally

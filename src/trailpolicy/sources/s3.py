@@ -34,12 +34,12 @@ from ..aws import Sessions
 from ..errors import UsageError
 from ..progress import Progress
 from ..query import Query
-from ..tally import Collector, Tally
+from ..tally import Tally
 from .failures import aws_call
 from .files import CHUNK_BYTES, PARALLEL_MIN_BYTES
 from .layout import NON_EVENT_DIRS, days, is_log_file, keep_dir
 from .location import ACCOUNT, parse_location
-from .logformat import BadLog, tally_log
+from .logformat import BadLog, fold_logs
 
 DOWNLOAD_THREADS = 8
 MAX_KEYS_PER_TASK = 64
@@ -282,20 +282,17 @@ def read_objects(client, bucket: str, keys: list[str], query: Query) -> tuple[Ta
     Returns (tally, objects fetched, bytes fetched). A damaged object is noted in ``bad_inputs``
     and contributes nothing, like a damaged local file.
     """
-    total = Tally()
-    collector = Collector(query)
-    fetched = size = 0
+    sizes: list[int] = []
+
+    def fetched(key: str) -> tuple[str, bytes | BadLog]:
+        data = _fetch(client, bucket, key)
+        if not isinstance(data, BadLog):
+            sizes.append(len(data))
+        return f"s3://{bucket}/{key}", data
+
     with ThreadPoolExecutor(min(DOWNLOAD_THREADS, len(keys))) as pool:
-        for key, data in zip(keys, pool.map(lambda k: _fetch(client, bucket, k), keys)):
-            fetched += 1
-            try:
-                if isinstance(data, BadLog):
-                    raise data
-                size += len(data)
-                total.merge(tally_log(data, collector))
-            except BadLog as exc:
-                total.bad_inputs.append({"input": f"s3://{bucket}/{key}", "reason": str(exc)})
-    return total, fetched, size
+        total = fold_logs(pool.map(fetched, keys), query)
+    return total, len(keys), sum(sizes)
 
 
 _worker_client = None
