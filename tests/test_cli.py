@@ -173,3 +173,30 @@ def test_every_real_dataset(name: str, tmp_path: Path) -> None:
         assert used + sum(s["count"] for s in entry["skipped"]) + sum(u["count"] for u in entry["unmapped"]) >= entry["events"]
         for unmapped in entry["unmapped"]:
             assert unmapped["call"] in stderr and unmapped["reason"]
+
+
+def test_global_services_outside_the_asked_region_are_counted_and_warned(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    write_log(logs / "a.json.gz", [
+        record("CreateRole", "iam.amazonaws.com", "2023-07-10T12:00:00Z", region="us-east-1"),
+        record("RunInstances", "ec2.amazonaws.com", "2023-07-10T12:00:00Z", region="eu-west-1"),
+        record("RunInstances", "ec2.amazonaws.com", "2023-07-10T12:00:00Z", region="eu-north-1"),
+    ])
+    out = run_cli("generate", "--source", str(logs), *WINDOW, "--region", "eu-west-1", "--output-dir", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr.decode()
+    err = out.stderr.decode()
+    assert "does not include us-east-1" in err and "left out 1 events of global services" in err
+    assert actions_of(json.loads(out.stdout)) == {"ec2:RunInstances"}
+    scope = json.loads((tmp_path / "o" / "report.json").read_text())["run"]["events"]["out_of_scope"]
+    assert scope == {"region not asked for": 1,
+                     "region not asked for: a global service, recorded in the partition's global region (us-east-1)": 1}
+    quiet = run_cli("generate", "--source", str(logs), *WINDOW, "--region", "eu-west-1", "--region", "us-east-1")
+    assert "global" not in quiet.stderr.decode()
+
+
+def test_identity_with_only_permissionless_calls_gets_an_empty_policy_and_a_warning(tmp_path: Path) -> None:
+    write_log(tmp_path / "a.json.gz", [record("GetCallerIdentity", "sts.amazonaws.com", "2023-07-10T12:00:00Z")])
+    out = run_cli("generate", "--source", str(tmp_path), *WINDOW)
+    assert out.returncode == 0, out.stderr.decode()
+    assert json.loads(out.stdout) == {"arn:aws:iam::111122223333:user/alice": {"Version": "2012-10-17", "Statement": []}}
+    assert "policy has no statements" in out.stderr.decode()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import baseline as baselines
+from . import globalservices
 from .delivery import DEFAULT_SETTLE, collect_settled
 from .diff import Drift
 from .diff import compare as compare_documents
@@ -17,7 +18,7 @@ from .render.data import to_json
 from .render.markdown import render_report
 from .report import build_report, policy_files
 from .sources import open_source
-from .tally import Tally
+from .tally import GLOBAL_OTHER_REGION, Tally
 
 
 @dataclass
@@ -44,6 +45,7 @@ class GenerateResult:
 
 def generate(options: GenerateOptions) -> GenerateResult:
     source = open_source(options.source, progress=options.progress, options=options.source_options)
+    warn_before(options.query)
     if options.wait_for_events:
         tally = collect_settled(source, options.query, options.wait_for_events, options.settle_period)
     else:
@@ -64,6 +66,22 @@ def warn_about(result: GenerateResult, stream=sys.stderr) -> None:
             )
     for gap in result.tally.gaps:
         print(f"trailpolicy: warning: not read: {gap.get('what')}: {gap.get('reason')}", file=stream)
+    left_out = result.tally.out_of_scope.get(GLOBAL_OTHER_REGION, 0)
+    if left_out:
+        print(f"trailpolicy: warning: left out {left_out} events of global services (IAM, STS, CloudFront, ...) "
+              "recorded in another region than --region asks for; add --region us-east-1 to include them",
+              file=stream)
+    for empty in (arn for arn, policy in result.policies.identities.items() if not policy.actions):
+        print(f"trailpolicy: warning: {empty} made only calls that need no permission or map to none; "
+              "its policy has no statements", file=stream)
+
+
+def warn_before(query: Query, stream=sys.stderr) -> None:
+    """Warn, before a possibly long read, about a window that cannot see global services."""
+    partitions = {spec.partition for spec in query.identities}
+    for region in globalservices.missing_region(query.regions, partitions):
+        print(f"trailpolicy: warning: --region does not include {region}, where CloudTrail records IAM, STS "
+              "and other global-service calls; their permissions will be missing", file=stream)
 
 
 def write_outputs(result: GenerateResult, output_dir: Path, drift: Drift | None = None) -> None:

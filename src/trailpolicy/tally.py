@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import mapping
+from . import globalservices, mapping
 from .events import DENIED_ERROR_CODES, BadRecord, CallKey, Event, Observation, parse_time
 from .identity import IdentityMatcher
 from .query import Query
@@ -22,6 +22,7 @@ from .query import Query
 BEFORE_START = "before --start-time"
 AFTER_END = "after --end-time"
 OTHER_REGION = "region not asked for"
+GLOBAL_OTHER_REGION = "region not asked for: a global service, recorded in the partition's global region (us-east-1)"
 OTHER_IDENTITY = "identity not asked for"
 NO_IDENTITY = "no identity ARN (AWS service, anonymous or malformed principal)"
 
@@ -124,6 +125,7 @@ class Collector:
         observations = tally.observations
         scope = tally.out_of_scope
         passed_roles = mapping.passed_roles
+        global_sources = globalservices.event_sources()
         read = matched = 0
         try:
             for read, record in enumerate(records, 1):
@@ -147,7 +149,7 @@ class Collector:
                     continue
                 region = record.get("awsRegion")
                 if regions and region not in regions:
-                    scope[OTHER_REGION] += 1
+                    scope[GLOBAL_OTHER_REGION if source in global_sources else OTHER_REGION] += 1
                     continue
                 identity = record.get("userIdentity")
                 owners = owners_of(identity)
