@@ -124,17 +124,18 @@ def _coverage(report: dict) -> _Block:
     events = run.get("events", {})
     lines = ["### Sources and coverage", ""]
     window = run.get("window", {})
-    lines.append(f"- Window: {escape(window.get('start'))} to {escape(window.get('end'))}")
+    lines.append(f"- Window: {code(window.get('start'))} to {code(window.get('end'))}")
     for source in run.get("sources", []):
-        facts = ", ".join(f"{escape(k)} {escape(v)}" for k, v in sorted(source.items()) if k not in ("kind", "note"))
+        facts = ", ".join(f"{escape(str(k).replace('_', ' '))} {code(v)}" for k, v in sorted(source.items())
+                          if k not in ("kind", "note"))
         lines.append(f"- Source {code(source.get('kind'))}: {facts}")
     lines.append(f"- Events read: {events.get('read', 0)}, in scope: {events.get('in_scope', 0)}"
                  + "".join(f", {escape(k)}: {v}" for k, v in events.get("out_of_scope", {}).items()))
     seen = run.get("data_events", {})
     lines.append(f"- Data events: {'visible' if seen.get('visible') else 'not visible to this source'},"
                  f" {seen.get('seen', 0)} seen")
-    lines.append(f"- Regions seen: {escape(', '.join(run.get('regions_seen', [])) or 'none')};"
-                 f" accounts seen: {escape(', '.join(run.get('accounts_seen', [])) or 'none')}")
+    lines.append(f"- Regions seen: {code(', '.join(run.get('regions_seen', [])) or 'none')};"
+                 f" accounts seen: {code(', '.join(run.get('accounts_seen', [])) or 'none')}")
     for problem in run.get("bad_inputs", []) + run.get("gaps", []):
         lines.append(f"- Not read: {escape(problem.get('input') or problem.get('what'))}: {escape(problem.get('reason'))}")
     for arn, entry in report.get("identities", {}).items():
@@ -144,7 +145,7 @@ def _coverage(report: dict) -> _Block:
             lines.append(f"- {code(arn)}: events that need no permission: {skipped};"
                          f" events that map to no IAM action: {sum(u['count'] for u in unmapped)}"
                          + "".join(f"; {code(u['call'])} ({u['count']}): {escape(u['reason'])}" for u in unmapped[:20]))
-    lines.append(f"- IAM catalog version: {escape(run.get('catalog_version'))}")
+    lines.append(f"- IAM catalog version: {code(run.get('catalog_version'))}")
     return _Block(lines)
 
 
