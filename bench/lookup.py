@@ -25,7 +25,7 @@ import math
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ from trailpolicy.sources.lookup import LookupSource, limits  # noqa: E402
 REGIONS = ("us-east-1", "eu-west-1")
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/Deployer"
 USER = f"arn:aws:iam::{DEFAULT_ACCOUNT}:user/deployer"
-BASE = (datetime.now(timezone.utc) - timedelta(days=2)).replace(microsecond=0)
+BASE = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
 NAMES = ["DescribeInstances", "RunInstances", "CreateBucket", "PutObject", "GetRole", "ListUsers", "CreateStack"]
 
 
@@ -96,7 +96,7 @@ def run_paginator(query, endpoint: str, attribute: str | None) -> int:
             params["LookupAttributes"] = [{"AttributeKey": "Username", "AttributeValue": attribute}]
         try:
             counts[region] = sum(len(page["Events"]) for page in client.get_paginator("lookup_events").paginate(**params))
-        except BaseException as exc:  # noqa: BLE001 - a failed run is a result here
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=lane, args=(region,)) for region in REGIONS]
@@ -115,7 +115,7 @@ def measure(ct: FakeCloudTrail, label: str, fn) -> dict:
     started = time.monotonic()
     try:
         events, failed = fn(), None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         events, failed = 0, f"{type(exc).__name__}: {exc}"
     wall = time.monotonic() - started
     requests = ct.requests[first:]
@@ -152,8 +152,9 @@ def main() -> int:
                                 [target], list(REGIONS))
             kind = "role ARN (scan)" if attribute is None else "IAM user (Username)"
             for _ in range(args.runs):
-                for label, fn in (("trailpolicy", lambda: run_trailpolicy(query)),
-                                  ("boto3 paginator, adaptive retries", lambda: run_paginator(query, ct.url, attribute))):
+                for label, fn in (("trailpolicy", lambda q=query: run_trailpolicy(q)),
+                                  ("boto3 paginator, adaptive retries",
+                                   lambda q=query, a=attribute: run_paginator(q, ct.url, a))):
                     row = measure(ct, label, fn)
                     row.update(target=kind, floor=floor, pages=must_read, expected=expected)
                     rows.append(row)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,7 +24,7 @@ ACCOUNT = DEFAULT_ACCOUNT  # what moto and the fake both say the "testing" key b
 OTHER_ACCOUNT = "222222222222"
 FAST_RATE = 200.0
 # Records are an hour old: inside LookupEvents' 90 days, and clear of "now".
-BASE = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
+BASE = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 
 
 def at(seconds: float) -> str:

@@ -19,7 +19,7 @@ from trailpolicy.errors import UsageError
 from trailpolicy.query import build_query
 from trailpolicy.sources.athena import literal, observations_from_rows, parameter_values, statement
 from trailpolicy.sources.logformat import read_log
-from trailpolicy.tally import Collector, Tally
+from trailpolicy.tally import Tally
 
 from .conftest import record, records, session_identity
 
@@ -78,7 +78,7 @@ def athena_tally(recs: list[dict], query, accounts: tuple[str, ...] = (),
     cursor = table(recs).execute(stmt.text, [values[name] for name in stmt.names])
     names = [d[0] for d in cursor.description]
     as_text = [{n: None if v is None else ("true" if v is True else "false" if v is False else str(v))
-                for n, v in zip(names, row)} for row in cursor.fetchall()]
+                for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
     tally = Tally()
     observations_from_rows(as_text, query, tally)
     return tally, len(as_text)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import json
 
+from tests.action_env import parse_outputs
 from trailpolicy.github.comment import marker
 from trailpolicy.github.env import SUMMARY_LIMIT, ActionEnv, split_list
-
-from tests.action_env import parse_outputs
 
 
 def make_env(tmp_path, **extra) -> tuple[ActionEnv, io.StringIO]:

@@ -1,4 +1,4 @@
-"""The Dockerfile, workflows and action.yml checked as CI checks them (``pip install .[lint]``).
+"""The code, Dockerfile, workflows and action.yml checked as CI checks them (``pip install .[lint]``).
 
 These linters run offline and in well under a second; where they are not installed the tests skip.
 """
@@ -43,6 +43,10 @@ def test_workflows_match_githubs_schema():
 
 def test_action_yml_matches_githubs_schema():
     check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", "action.yml")
+
+
+def test_ruff_finds_nothing():
+    check(tool("ruff"), "check", "src", "tests", "bench", "tools", "entrypoint.py")
 
 
 def test_zizmor_finds_nothing():

@@ -34,7 +34,7 @@ def actions(document: dict) -> set[str]:
 
 def test_every_page_of_every_lane_is_read(ct: FakeCloudTrail, aws_env) -> None:
     """Three regions of 520, 1010 and 37 events by many users: every event is read, once."""
-    sizes = dict(zip(REGIONS, (520, 1010, 37)))
+    sizes = dict(zip(REGIONS, (520, 1010, 37), strict=True))
     for region, size in sizes.items():
         records = []
         for i in range(size):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -14,7 +14,13 @@ from .conftest import run_cli
 from .fakes.cloudtrail import FakeCloudTrail
 from .fakes.moto import MotoServer
 from .lookup_support import (  # noqa: F401 - fake_cloudtrail is the ct fixture
-    ACCOUNT, OTHER_ACCOUNT, WINDOW, calls, fake_cloudtrail, lookup_env, user_arn,
+    ACCOUNT,
+    OTHER_ACCOUNT,
+    WINDOW,
+    calls,
+    fake_cloudtrail,
+    lookup_env,
+    user_arn,
 )
 
 ALICE = user_arn("alice")
@@ -66,7 +72,7 @@ def test_other_accounts_are_read_through_role_name(ct: FakeCloudTrail, moto: Mot
 
 def test_window_and_region_are_checked_before_any_call(ct: FakeCloudTrail, moto: MotoServer) -> None:
     env = lookup_env(ct, moto)
-    old = (datetime.now(timezone.utc) - timedelta(days=91)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old = (datetime.now(UTC) - timedelta(days=91)).strftime("%Y-%m-%dT%H:%M:%SZ")
     cases = [
         (("--start-time", old, "--end-time", WINDOW[3]), "log archive"),
         (("--start-time", WINDOW[3], "--end-time", WINDOW[1]), "not after"),

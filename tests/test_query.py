@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,11 +14,11 @@ from trailpolicy.timeparse import iso, parse_duration, parse_instant
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-05-01T12:00:00Z", datetime(2024, 5, 1, 12, tzinfo=timezone.utc)),
-        ("2024-05-01T12:00:00z", datetime(2024, 5, 1, 12, tzinfo=timezone.utc)),
-        ("2024-05-01T14:00:00+02:00", datetime(2024, 5, 1, 12, tzinfo=timezone.utc)),
-        ("2024-05-01T12:00:00.250Z", datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)),
-        ("2024-05-01T07:30:00.5-04:30", datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)),
+        ("2024-05-01T12:00:00Z", datetime(2024, 5, 1, 12, tzinfo=UTC)),
+        ("2024-05-01T12:00:00z", datetime(2024, 5, 1, 12, tzinfo=UTC)),
+        ("2024-05-01T14:00:00+02:00", datetime(2024, 5, 1, 12, tzinfo=UTC)),
+        ("2024-05-01T12:00:00.250Z", datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=UTC)),
+        ("2024-05-01T07:30:00.5-04:30", datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC)),
     ],
 )
 def test_instants(text: str, expected: datetime) -> None:
@@ -32,8 +32,8 @@ def test_bad_instants(text: str) -> None:
 
 
 def test_iso_round_trip() -> None:
-    assert iso(datetime(2024, 5, 1, 12, tzinfo=timezone.utc)) == "2024-05-01T12:00:00Z"
-    assert iso(datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)) == "2024-05-01T12:00:00.5Z"
+    assert iso(datetime(2024, 5, 1, 12, tzinfo=UTC)) == "2024-05-01T12:00:00Z"
+    assert iso(datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC)) == "2024-05-01T12:00:00.5Z"
 
 
 def test_end_before_start() -> None:

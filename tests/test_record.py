@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -16,7 +16,6 @@ from .conftest import record, run_cli, session_identity, write_log
 from .fakes.cloudtrail import FakeCloudTrail
 from .fakes.moto import MotoServer
 from .lookup_support import ACCOUNT, fake_cloudtrail, lookup_env  # noqa: F401 - the ct fixture
-
 
 
 def iam_user_keys(moto: MotoServer, name: str) -> dict[str, str]:
@@ -45,7 +44,7 @@ def test_printed_command_reproduces_the_policy(ct: FakeCloudTrail, moto: MotoSer
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--region"] == ["us-east-1", "eu-west-1"]
 
     # CloudTrail delivers what the command did, and what someone else did meanwhile.
-    when = (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (datetime.now(UTC) - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     records = [record(name=n, source="cloudformation.amazonaws.com", time=when, arn=deployer, region="us-east-1")
                for n in ("CreateStack", "DescribeStacks")]
     records += [record(name="RunInstances", time=when, arn=deployer, region="eu-west-1"),
@@ -78,7 +77,7 @@ def test_assumed_role_caller_gets_session_arn_and_role_comment(ct: FakeCloudTrai
     assert f"# every session of its role: --identity arn:aws:iam::{ACCOUNT}:role/Deployer" in result.stdout.decode()
     # The same session's events, delivered later, make a policy for it.
     ct.add_record(ACCOUNT, "us-east-1", record(
-        name="GetRole", source="iam.amazonaws.com", time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        name="GetRole", source="iam.amazonaws.com", time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         userIdentity=session_identity(role="Deployer", session="ci-run", account=ACCOUNT)))
     generated = run_cli(*argv[1:], env=env)
     assert generated.returncode == 0, generated.stderr.decode()
@@ -97,8 +96,8 @@ def test_exit_status_of_the_command_is_passed_through(ct: FakeCloudTrail, moto: 
 
 
 def test_window_is_whole_minutes_widened_by_one() -> None:
-    start = datetime(2024, 5, 1, 12, 0, 41, 500, tzinfo=timezone.utc)
+    start = datetime(2024, 5, 1, 12, 0, 41, 500, tzinfo=UTC)
     assert record_window(start, start + timedelta(minutes=3)) == (
-        datetime(2024, 5, 1, 11, 59, tzinfo=timezone.utc), datetime(2024, 5, 1, 12, 5, tzinfo=timezone.utc))
-    exact = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+        datetime(2024, 5, 1, 11, 59, tzinfo=UTC), datetime(2024, 5, 1, 12, 5, tzinfo=UTC))
+    exact = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     assert record_window(exact, exact) == (exact - timedelta(minutes=1), exact + timedelta(minutes=1))

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from . import baseline as baselines
 from .cli import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .diff import Drift
 from .errors import SourceError, UsageError
 from .github import comment as pr_comment
 from .github import oidc
 from .github.env import SUMMARY_LIMIT, ActionEnv, PullRequest
-from .diff import Drift
 from .pipeline import GenerateOptions, compare, generate, warn_about, write_outputs
 from .query import Query, build_query, validate_region
 from .render.markdown import render_policies, render_report

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-
 Event = dict
 """A CloudTrail record. Required: eventSource, eventName, eventTime; the rest is optional."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from .aws import Sessions
@@ -76,9 +76,9 @@ def run_record(regions: list[str], command: list[str], sessions: Sessions | None
             raise UsageError("no AWS region: pass --region (repeatable) or set AWS_REGION or a profile's region")
         checked = [sessions.region]
     caller = sessions.caller()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     status = _run(command, stderr)
-    ended = datetime.now(timezone.utc)
+    ended = datetime.now(UTC)
     start, end = record_window(started, ended)
     spec = parse_arn(caller.arn)
     lines = [

@@ -7,7 +7,7 @@ window, what each source read and could see, every event left out and why, the c
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import __version__, catalog
 from .identity import slug
@@ -71,7 +71,7 @@ def build_report(policies: PolicySet, tally: Tally, query: Query) -> dict:
         "run": {
             "tool": "trailpolicy",
             "version": __version__,
-            "generated_at": iso(datetime.now(timezone.utc).replace(microsecond=0)),
+            "generated_at": iso(datetime.now(UTC).replace(microsecond=0)),
             "window": {"start": iso(query.start), "end": iso(query.end)},
             "identities_requested": requested,
             "identities_without_events": [arn for arn in requested if arn not in policies.identities],

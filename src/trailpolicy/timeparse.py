@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .errors import UsageError
 
@@ -25,7 +25,7 @@ def parse_instant(text: str, option: str) -> datetime:
         raise UsageError(f"{option} {text!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z)") from None
     if parsed.tzinfo is None:
         raise UsageError(f"{option} {text!r} has no time zone; add Z for UTC or an offset such as +02:00")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_duration(text: str, option: str) -> timedelta:
@@ -42,7 +42,7 @@ def parse_duration(text: str, option: str) -> timedelta:
 
 def iso(value: datetime) -> str:
     """UTC ``YYYY-MM-DDTHH:MM:SSZ`` (fractions kept only when present), as CloudTrail writes times."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")

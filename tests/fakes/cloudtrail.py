@@ -625,7 +625,7 @@ class FakeCloudTrail(LoopbackServer):
         try:
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
-                raise ValueError  # noqa: TRY004 - handled below as a bad body, like bad JSON
+                raise ValueError
         except ValueError:
             body = {}
             bad_body = True
@@ -645,7 +645,7 @@ class FakeCloudTrail(LoopbackServer):
             except ValueError:
                 return None
 
-        base: dict[str, Any] = dict(  # noqa: C408 - keyword form mirrors LookupRequest
+        base: dict[str, Any] = dict(
             time=time.time(),
             account=account,
             region=region,

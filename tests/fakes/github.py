@@ -397,7 +397,7 @@ class FakeGitHub(LoopbackServer):
                 scope = self.tokens.get(token or "")
             if scope is None:
                 raise _HttpError(401, "Bad credentials")
-            for m, rx, name in self._ROUTES:
+            for m, rx, name in self._ROUTES:  # noqa: B007 -- the match found is used after the loop
                 match = rx.match(path)
                 if match and m == method:
                     break

@@ -50,7 +50,7 @@ def fetch_id_token(environ: dict[str, str], audience: str, mask: Callable[[str],
         if attempt:
             time.sleep(attempt)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - runner URL
+            with urllib.request.urlopen(request, timeout=30) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             problem = f"HTTP {exc.code}"

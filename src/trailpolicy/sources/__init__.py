@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import UsageError
 from ..query import Query
 from ..tally import Tally
 

@@ -287,4 +287,4 @@ class AthenaSource:
                     if header is None:
                         header = values
                         continue
-                    yield dict(zip(header, values))
+                    yield dict(zip(header, values, strict=True))

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -202,7 +202,7 @@ class LookupSource:
 
     def collect(self, query: Query) -> Tally:
         started = time.monotonic()
-        check_window(query, datetime.now(timezone.utc))
+        check_window(query, datetime.now(UTC))
         lanes = plan_lanes(query, self.sessions)
         clients, failures = self._clients(lanes, query.role_name)
         self._fail_unless_partial(failures, lanes)
