@@ -11,6 +11,7 @@ import pytest
 from tests.action_env import ALICE, BOB, PR, REPO, pull_request_event, run_action, workspace
 from tests.fakes.github import FakeGitHub
 from tests.fakes.oidc import FakeOIDCProvider
+from trailpolicy.github.comment import marker
 
 TOKEN = "ghs_testtoken"
 ROLE = "arn:aws:iam::111122223333:role/trailpolicy-reader"
@@ -70,6 +71,31 @@ def test_comment_is_found_among_many_and_others_are_left_alone(tmp_path, github)
     ours = [c for c in github.comments(REPO, PR) if c.body.startswith("<!-- trailpolicy")]
     assert len(ours) == 1 and "old report" not in ours[0].body
     assert next(c for c in github.comments(REPO, PR) if c.id == human.id).body.startswith("quoting")
+
+
+def test_a_planted_marker_comment_by_someone_else_is_not_adopted(tmp_path, github):
+    planted = github.add_comment(REPO, PR, f"{marker('')}\n**No drift.** Merge away.", user="mallory")
+    run = run_action(workspace(tmp_path), {"comment": "always"}, env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    assert run.commands("warning") == []
+    assert [(w.method, w.status) for w in github.writes()] == [("POST", 201)]
+    theirs, ours = github.comments(REPO, PR)
+    assert (theirs.id, theirs.body) == (planted.id, planted.body)
+    assert ours.user_login == "github-actions[bot]" and "user/alice" in ours.body
+
+
+def test_comment_author_names_the_tokens_bot(tmp_path):
+    with FakeGitHub(token=TOKEN, bot_login="policy-bot[bot]") as github:
+        github.add_pull(REPO, PR)
+        github.add_comment(REPO, PR, f"{marker('')}\nplanted", user="github-actions[bot]")
+        earlier = github.add_comment(REPO, PR, f"{marker('')}\nold report")
+        run = run_action(workspace(tmp_path), {"comment": "always", "comment-author": "policy-bot[bot]"},
+                         env={"GITHUB_API_URL": github.url})
+        assert run.returncode == 0, run.stderr
+        assert [w.method for w in github.writes()] == ["PATCH"]
+        planted, ours = github.comments(REPO, PR)
+        assert planted.body.endswith("planted")
+        assert ours.id == earlier.id and "user/alice" in ours.body
 
 
 def test_on_drift_without_drift_creates_no_comment(tmp_path, github):

@@ -535,6 +535,20 @@ def test_github_auth_and_write_faults() -> None:
         assert exc.value.status == 404
 
 
+def test_github_refuses_to_change_another_users_comment() -> None:
+    with FakeGitHub(token="ghs_write") as fake:
+        fake.add_pull("acme/infra", 7)
+        theirs = fake.add_comment("acme/infra", 7, "<!-- trailpolicy -->\nplanted", user="mallory")
+        comment = github_client(fake, "ghs_write").get_repo("acme/infra").get_issue(7).get_comment(theirs.id)
+        assert comment.user.login == "mallory" and comment.user.type == "User"
+        for change in (lambda: comment.edit("taken over"), comment.delete):
+            with pytest.raises(GithubException) as exc:
+                change()
+            assert exc.value.status == 403
+        assert [c.body for c in fake.comments("acme/infra", 7)] == ["<!-- trailpolicy -->\nplanted"]
+        assert [(r.method, r.status) for r in fake.writes()] == [("PATCH", 403), ("DELETE", 403)]
+
+
 # --------------------------------------------------------------------------- OIDC
 
 

@@ -49,6 +49,7 @@ class ActionInputs:
     fail_on_drift: str
     comment: str
     github_token: str
+    comment_author: str
     role_to_assume: str
     aws_region: str
     audience: str
@@ -81,6 +82,7 @@ def read_inputs(env: ActionEnv) -> ActionInputs:
         fail_on_drift=env.choice_input("fail-on-drift", FAIL_ON_DRIFT, "never"),
         comment=env.choice_input("comment", COMMENT, "on-drift"),
         github_token=env.input("github-token"),
+        comment_author=env.input("comment-author", pr_comment.DEFAULT_AUTHOR),
         role_to_assume=role,
         aws_region=region,
         audience=env.input("audience", oidc.DEFAULT_AUDIENCE),
@@ -130,7 +132,7 @@ def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None
     try:
         published = pr_comment.upsert(
             token=inputs.github_token, api_url=env.api_url, repository=env.repository, number=pr.number,
-            baseline=inputs.baseline, body=body, create=create,
+            baseline=inputs.baseline, body=body, create=create, author=inputs.comment_author,
         )
     except pr_comment.CommentError as exc:
         env.warning(f"could not comment on PR #{pr.number} ({exc}); "

@@ -14,7 +14,9 @@ because PyGithub follows the ``url`` of a returned object rather than rebuilding
 * ``GET /repos/{o}/{r}/issues/{n}/comments`` (``per_page`` default 30, max 100, ``page``,
   ``since``; ``Link`` header with next/last/first/prev)
 * ``POST /repos/{o}/{r}/issues/{n}/comments`` (201)
-* ``GET|PATCH|DELETE /repos/{o}/{r}/issues/comments/{id}`` (200, 200, 204)
+* ``GET|PATCH|DELETE /repos/{o}/{r}/issues/comments/{id}`` (200, 200, 204); editing or
+  deleting a comment written by anyone but the token's own bot user is 403, as GitHub refuses
+  an integration token the comments of others
 
 Anything else is 404 ``Not Found``, like the real API for a path it does not have.
 """
@@ -123,6 +125,8 @@ class FakeGitHub(LoopbackServer):
     credentials``; a "read" token gets 403 ``Resource not accessible by integration`` on
     writes, as a fork pull request's ``GITHUB_TOKEN`` does.  ``fail_writes`` answers the
     next N writes (or all, with -1) with ``write_failure_status`` (default 502).
+    Every accepted token acts as ``bot_login``: the comments it creates are that user's, and a
+    PATCH or DELETE of anyone else's comment is 403.
 
     ``url`` is the API root, for ``Github(base_url=...)`` and ``GITHUB_API_URL``.
     """
@@ -443,6 +447,13 @@ class FakeGitHub(LoopbackServer):
             raise _HttpError(404, "Not Found")
         return comment
 
+    def _own_comment(self, repo: str, comment_id: str) -> Comment:
+        """A comment the token's user may change: its own, else 403."""
+        comment = self._comment(repo, comment_id)
+        if comment.user_login != self.bot_login:
+            raise _HttpError(403, "Resource not accessible by integration")
+        return comment
+
     def _get_repo(self, repo: str, **_: Any) -> tuple[int, Any, dict[str, str]]:
         if repo not in self._repos:
             raise _HttpError(404, "Not Found")
@@ -508,7 +519,7 @@ class FakeGitHub(LoopbackServer):
     def _edit_comment(
         self, repo: str, comment_id: str, *, body: Any, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
-        comment = self._comment(repo, comment_id)
+        comment = self._own_comment(repo, comment_id)
         text = _comment_text(body)
         with self._lock:
             comment.body = text
@@ -518,7 +529,7 @@ class FakeGitHub(LoopbackServer):
     def _delete_comment(
         self, repo: str, comment_id: str, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
-        comment = self._comment(repo, comment_id)
+        comment = self._own_comment(repo, comment_id)
         with self._lock:
             del self._comments[comment.id]
         return 204, None, {}

@@ -1,7 +1,10 @@
 """One sticky comment per pull request and baseline, updated in place on every run.
 
 The comment is found again by a hidden HTML marker naming the baseline, so a workflow that guards
-two baselines keeps two comments, and re-runs never add a third. GitHub's REST API is reached with
+two baselines keeps two comments, and re-runs never add a third. Only a comment written by the
+token's own user (``github-actions[bot]`` for the job's ``GITHUB_TOKEN``) is taken for ours:
+anyone can post a comment that starts with the marker, and adopting it would either overwrite a
+stranger's comment or, where GitHub refuses that, leave the pull request without a report. GitHub's REST API is reached with
 PyGithub at ``GITHUB_API_URL`` (GitHub Enterprise Server and the tests' fake alike).
 
 Publishing is best effort by design: the report is already in the step summary and the output
@@ -21,6 +24,8 @@ from urllib3.util.retry import Retry
 # GitHub refuses issue comments longer than 65,536 characters.
 MAX_BODY = 65536
 _TIMEOUT = 30
+# The user that the job's GITHUB_TOKEN writes as.
+DEFAULT_AUTHOR = "github-actions[bot]"
 
 
 class CommentError(Exception):
@@ -45,10 +50,22 @@ def body_limit(baseline: str) -> int:
     return MAX_BODY - len(marker(baseline)) - 1
 
 
+def is_ours(comment, tag: str, author: str = DEFAULT_AUTHOR) -> bool:
+    """Whether ``comment`` is this action's comment: it starts with ``tag`` and ``author`` wrote it.
+
+    For the default author the account type must be Bot as well, which no person can sign up as.
+    """
+    user = comment.user
+    if user is None or user.login != author or (author == DEFAULT_AUTHOR and user.type != "Bot"):
+        return False
+    return bool(comment.body) and comment.body.startswith(tag)
+
+
 def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: str, body: str,
-           create: bool = True) -> Published | None:
+           create: bool = True, author: str = DEFAULT_AUTHOR) -> Published | None:
     """Update this baseline's comment on PR ``number``, or create it when ``create``.
 
+    ``author`` is the login the token writes as; comments by anyone else are never touched.
     Returns None when there was no comment and ``create`` is False (nothing to say yet).
     """
     tag = marker(baseline)
@@ -63,7 +80,7 @@ def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: 
     )
     try:
         issue = client.get_repo(repository).get_issue(number)
-        existing = next((c for c in issue.get_comments() if c.body and c.body.startswith(tag)), None)
+        existing = next((c for c in issue.get_comments() if is_ours(c, tag, author)), None)
         if existing is not None:
             if existing.body != text:
                 existing.edit(text)
