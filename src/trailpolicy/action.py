@@ -12,12 +12,12 @@ finish; 3 drift found and ``fail-on-drift`` says that fails the step.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from . import baseline as baselines
+from . import console
 from .cli import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .diff import Drift
 from .errors import SourceError, UsageError
@@ -139,7 +139,7 @@ def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None
                     "the report is in the step summary and the output directory")
         return
     if published is not None:
-        print(f"trailpolicy: PR comment {published.action}: {published.url}", file=sys.stderr)
+        console.info(f"PR comment {published.action}: {published.url}")
 
 
 def _no_comment_reason(pr: PullRequest | None) -> str:
@@ -168,7 +168,7 @@ def run(env: ActionEnv) -> int:
     drift = None
     if inputs.baseline_documents is not None:
         drift = compare(result, Path(inputs.baseline), inputs.baseline_documents)
-        print(f"trailpolicy: {drift.summary()}", file=sys.stderr)
+        console.info(drift.summary())
     write_outputs(result, inputs.output_dir, drift)
     publish(env, inputs, pr, result.report, drift)
     if drift is not None and inputs.fail_on_drift != "never" and drift.fails(inputs.fail_on_drift):
@@ -206,9 +206,9 @@ def main(environ: dict[str, str] | None = None) -> int:
         return run(env)
     except UsageError as exc:
         env.error(str(exc))
-        print(f"trailpolicy: error: {exc}", file=sys.stderr)
+        console.error(exc)
         return EXIT_USAGE
     except SourceError as exc:
         env.error(f"could not finish: {exc}")
-        print(f"trailpolicy: failed: {exc}", file=sys.stderr)
+        console.failed(exc)
         return EXIT_FAILED

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, console
 from .errors import SourceError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3
@@ -79,7 +79,7 @@ def _fail_on_drift(parser: argparse.ArgumentParser) -> None:
 
 
 def _drift_status(drift, fail_on: str | None) -> int:
-    print(f"trailpolicy: {drift.summary()}", file=sys.stderr)
+    console.info(drift.summary())
     return EXIT_DRIFT if fail_on and drift.fails(fail_on) else EXIT_OK
 
 
@@ -114,7 +114,7 @@ def run_generate(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.update_baseline:
         update_baseline(result, args.baseline, documents)
-        print(f"trailpolicy: baseline {args.baseline} updated", file=sys.stderr)
+        console.info(f"baseline {args.baseline} updated")
     return _drift_status(drift, args.fail_on_drift)
 
 
@@ -153,13 +153,13 @@ def main(argv: list[str] | None = None) -> int:
                    "record": run_record}[args.command]
         return handler(args)
     except UsageError as exc:
-        print(f"trailpolicy: error: {exc}", file=sys.stderr)
+        console.error(exc)
         return EXIT_USAGE
     except SourceError as exc:
-        print(f"trailpolicy: failed: {exc}", file=sys.stderr)
+        console.failed(exc)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("trailpolicy: interrupted", file=sys.stderr)
+        console.info("interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK

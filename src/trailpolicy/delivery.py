@@ -10,12 +10,12 @@ be remembered between reads.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TextIO
 
+from . import console
 from .query import Query
 from .sources import Source
 from .tally import Tally
@@ -34,14 +34,14 @@ def _seconds(value: timedelta) -> str:
 
 
 def collect_settled(source: Source, query: Query, wait: timedelta, settle: timedelta = DEFAULT_SETTLE, *,
-                    stream: TextIO = sys.stderr, clock: Callable[[], float] = time.monotonic,
+                    stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
                     sleep: Callable[[float], None] = time.sleep) -> Tally:
     """Read until the matching events stop growing for ``settle``, at most ``wait`` long."""
     deadline = clock() + wait.total_seconds()
     poll = min(settle / POLLS_PER_SETTLE, MAX_POLL).total_seconds()
     who = ", ".join(spec.arn for spec in query.identities) or "every identity"
-    print(f"trailpolicy: waiting for CloudTrail to deliver events of {who} between {iso(query.start)} and "
-          f"{iso(query.end)}: until none new for {_seconds(settle)}, at most {_seconds(wait)}", file=stream)
+    console.info(f"waiting for CloudTrail to deliver events of {who} between {iso(query.start)} and "
+                 f"{iso(query.end)}: until none new for {_seconds(settle)}, at most {_seconds(wait)}", stream=stream)
     tally = source.collect(query)
     reads, seen, quiet_since = 1, tally.events_matched, clock()
     while True:
@@ -52,18 +52,18 @@ def collect_settled(source: Source, query: Query, wait: timedelta, settle: timed
         if now >= deadline:
             settled = False
             break
-        print(f"trailpolicy: waiting: {seen} matching events so far, none new for {now - quiet_since:.0f}s",
-              file=stream)
+        console.info(f"waiting: {seen} matching events so far, none new for {now - quiet_since:.0f}s",
+                     stream=stream)
         sleep(max(0.0, min(poll, deadline - now, quiet_since + settle.total_seconds() - now)))
         tally = source.collect(query)
         reads += 1
         if tally.events_matched != seen:
             seen, quiet_since = tally.events_matched, clock()
     if settled:
-        print(f"trailpolicy: events settled at {seen} matching after {reads} reads", file=stream)
+        console.info(f"events settled at {seen} matching after {reads} reads", stream=stream)
     else:
-        print(f"trailpolicy: warning: stopped waiting after {_seconds(wait)} with {seen} matching events; "
-              "CloudTrail may still deliver more for this window", file=stream)
+        console.warn(f"stopped waiting after {_seconds(wait)} with {seen} matching events; "
+                     "CloudTrail may still deliver more for this window", stream=stream)
     for entry in tally.sources:
         entry["delivery_wait"] = {"reads": reads, "settled": settled, "settle_seconds": settle.total_seconds(),
                                   "wait_seconds": wait.total_seconds()}

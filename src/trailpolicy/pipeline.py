@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from . import baseline as baselines
-from . import globalservices
+from . import console, globalservices
 from .delivery import DEFAULT_SETTLE, collect_settled
 from .diff import Drift
 from .diff import compare as compare_documents
@@ -54,34 +53,34 @@ def generate(options: GenerateOptions) -> GenerateResult:
     return GenerateResult(policies, tally, build_report(policies, tally, options.query))
 
 
-def warn_about(result: GenerateResult, stream=sys.stderr) -> None:
-    """Say on stderr what did not become policy, so nothing is dropped silently."""
+def warn_about(result: GenerateResult, stream=None) -> None:
+    """Say on stderr what did not become policy, so nothing is dropped silently.
+
+    Call names, reasons and ARNs come from events: ``console`` keeps each on its own line.
+    """
     for arn in result.report["run"]["identities_without_events"]:
-        print(f"trailpolicy: warning: no events for {arn} in the window", file=stream)
+        console.warn(f"no events for {arn} in the window", stream=stream)
     for arn, entry in result.report["identities"].items():
         for unmapped in entry["unmapped"]:
-            print(
-                f"trailpolicy: unmapped: {unmapped['call']} ({unmapped['count']} events by {arn}): {unmapped['reason']}",
-                file=stream,
-            )
+            console.say(f"{unmapped['call']} ({unmapped['count']} events by {arn}): {unmapped['reason']}",
+                        kind="unmapped", stream=stream)
     for gap in result.tally.gaps:
-        print(f"trailpolicy: warning: not read: {gap.get('what')}: {gap.get('reason')}", file=stream)
+        console.warn(f"not read: {gap.get('what')}: {gap.get('reason')}", stream=stream)
     left_out = result.tally.out_of_scope.get(GLOBAL_OTHER_REGION, 0)
     if left_out:
-        print(f"trailpolicy: warning: left out {left_out} events of global services (IAM, STS, CloudFront, ...) "
-              "recorded in another region than --region asks for; add --region us-east-1 to include them",
-              file=stream)
+        console.warn(f"left out {left_out} events of global services (IAM, STS, CloudFront, ...) recorded in "
+                     "another region than --region asks for; add --region us-east-1 to include them", stream=stream)
     for empty in (arn for arn, policy in result.policies.identities.items() if not policy.actions):
-        print(f"trailpolicy: warning: {empty} made only calls that need no permission or map to none; "
-              "its policy has no statements", file=stream)
+        console.warn(f"{empty} made only calls that need no permission or map to none; "
+                     "its policy has no statements", stream=stream)
 
 
-def warn_before(query: Query, stream=sys.stderr) -> None:
+def warn_before(query: Query, stream=None) -> None:
     """Warn, before a possibly long read, about a window that cannot see global services."""
     partitions = {spec.partition for spec in query.identities}
     for region in globalservices.missing_region(query.regions, partitions):
-        print(f"trailpolicy: warning: --region does not include {region}, where CloudTrail records IAM, STS "
-              "and other global-service calls; their permissions will be missing", file=stream)
+        console.warn(f"--region does not include {region}, where CloudTrail records IAM, STS "
+                     "and other global-service calls; their permissions will be missing", stream=stream)
 
 
 def write_outputs(result: GenerateResult, output_dir: Path, drift: Drift | None = None) -> None:

@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from . import console
 from .aws import Sessions
 from .errors import UsageError
 from .identity import parse_arn, role_arn
@@ -48,10 +49,10 @@ def _run(command: list[str], stderr: TextIO) -> int:
     try:
         proc = subprocess.Popen(command)
     except FileNotFoundError:
-        print(f"trailpolicy: error: {command[0]}: command not found", file=stderr)
+        console.error(f"{command[0]}: command not found", stream=stderr)
         return EXIT_NOT_FOUND
     except PermissionError:
-        print(f"trailpolicy: error: {command[0]}: permission denied", file=stderr)
+        console.error(f"{command[0]}: permission denied", stream=stderr)
         return EXIT_NOT_EXECUTABLE
     with proc:
         while True:

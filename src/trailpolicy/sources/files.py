@@ -12,6 +12,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from .. import console
 from ..errors import UsageError
 from ..progress import Progress
 from ..query import Query
@@ -100,7 +101,7 @@ class FileSource:
         finally:
             progress.close()
         for bad in total.bad_inputs:
-            print(f"trailpolicy: warning: skipped {bad['input']}: {bad['reason']}", file=sys.stderr)
+            console.warn(f"skipped {bad['input']}: {bad['reason']}")
         return total
 
 

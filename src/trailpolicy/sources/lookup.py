@@ -17,7 +17,6 @@ decides membership.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ import botocore.exceptions
 import orjson
 from botocore.config import Config
 
+from .. import console
 from ..aws import Sessions
 from ..errors import SourceError, UsageError
 from ..events import BadRecord
@@ -238,8 +238,8 @@ class LookupSource:
         tally.sources.append(self._describe(lanes, stats, failures))
         if self.progress:
             total = tally.sources[-1]
-            print(f"trailpolicy: LookupEvents: {len(lanes)} lanes, {total['pages']} pages, {total['api_calls']} calls, "
-                  f"{total['throttles']} throttled, {time.monotonic() - started:.1f}s", file=sys.stderr)
+            console.info(f"LookupEvents: {len(lanes)} lanes, {total['pages']} pages, {total['api_calls']} calls, "
+                         f"{total['throttles']} throttled, {time.monotonic() - started:.1f}s")
         return tally
 
     def _clients(self, lanes: list[Lane], role_name: str | None) -> tuple[dict[Lane, object], dict[Lane, str]]:

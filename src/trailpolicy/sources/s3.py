@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.config import Config
 
+from .. import console
 from ..aws import Sessions
 from ..errors import UsageError
 from ..progress import Progress
@@ -95,7 +95,7 @@ class S3Source:
             first = tally.bad_inputs[0]
             raise UsageError(f"--source {self.spec}: no readable CloudTrail log; {first['input']}: {first['reason']}")
         for entry in tally.bad_inputs:
-            print(f"trailpolicy: warning: skipped {entry['input']}: {entry['reason']}", file=sys.stderr)
+            console.warn(f"skipped {entry['input']}: {entry['reason']}")
         wanted = days(query)
         tally.sources.append({
             "kind": "s3",
