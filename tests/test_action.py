@@ -271,3 +271,33 @@ def test_bad_baseline_fails_before_reading_events(tmp_path):
     assert run.returncode == 2
     assert "bad.json" in run.commands("error")[0]
     assert not (ws / "trailpolicy-out").exists()
+
+
+def test_output_dir_that_is_a_file_is_bad_input(tmp_path):
+    ws = workspace(tmp_path)
+    (ws / "taken").write_text("a file")
+    for output_dir in ("taken", "taken/out"):
+        run = run_action(ws, {"output-dir": output_dir, "comment": "never"})
+        assert run.returncode == 2, run.stderr
+        [error] = run.commands("error")
+        assert "output-dir" in error and "not a directory" in error
+        assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("variable", ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"])
+def test_unwritable_runner_file_is_one_error(tmp_path, variable):
+    ws = workspace(tmp_path)
+    (tmp_path / "a-directory").mkdir()
+    run = run_action(ws, {"comment": "never"}, env={variable: str(tmp_path / "a-directory")})
+    assert run.returncode == 1, run.stderr
+    [error] = run.commands("error")
+    assert variable in error and "a-directory" in error
+    assert "Traceback" not in run.stderr and len(run.stderr.splitlines()) <= 2
+
+
+def test_github_api_url_that_is_not_a_url_is_a_warning(tmp_path):
+    run = run_action(workspace(tmp_path), {"comment": "always"}, env={"GITHUB_API_URL": "not a url"})
+    assert run.returncode == 0, run.stderr
+    [warning] = run.commands("warning")
+    assert "GITHUB_API_URL" in warning and "step summary" in warning
+    assert "user/alice" in run.summary and "Traceback" not in run.stderr

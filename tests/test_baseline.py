@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from trailpolicy import baseline
+from trailpolicy.canonical import canonical_documents
 from trailpolicy.errors import UsageError
 from trailpolicy.policy import document
 
@@ -66,3 +67,65 @@ def test_bad_baseline_is_one_line(tmp_path, case):
 def test_missing_baseline(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
         baseline.load(tmp_path / "nope.json")
+
+
+def test_yaml_dates_and_other_non_json_scalars_stay_text(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(f"""
+{ARN}:
+  Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: "*"
+      Condition:
+        DateGreaterThan: {{aws:CurrentTime: 2024-01-01}}
+        DateLessThan: {{aws:CurrentTime: 2024-06-30T12:00:00Z}}
+    - Effect: Allow
+      Action: s3:PutObject
+      Resource: "*"
+      Condition:
+        NumericEquals: {{1: 2}}
+        Bool: {{true: yes}}
+        StringEquals: {{aws:RequestTag/when: !!timestamp 2024-02-03}}
+""")
+    loaded = baseline.load(path)
+    first, second = loaded[ARN]["Statement"]
+    # IAM reads condition values as strings: the text as written, not a date.
+    assert first["Condition"] == {"DateGreaterThan": {"aws:CurrentTime": "2024-01-01"},
+                                  "DateLessThan": {"aws:CurrentTime": "2024-06-30T12:00:00Z"}}
+    assert second["Condition"]["NumericEquals"] == {"1": 2}
+    assert second["Condition"]["Bool"] == {"true": True}
+    assert second["Condition"]["StringEquals"] == {"aws:RequestTag/when": "2024-02-03"}
+    json.dumps(loaded)
+    assert len(canonical_documents(loaded)[ARN]["Statement"]) == 2
+
+
+@pytest.mark.parametrize("name, text", [
+    ("deep.json", "[" * 100_000 + "]" * 100_000),
+    ("deep.yaml", "[" * 100_000 + "]" * 100_000),
+    ("deep-condition.json", json.dumps(_statement(Condition={"StringEquals": json.loads(
+        "{" + '"k": {' * 900 + "}" * 901)}))),
+    ("cycle.yaml", f"{ARN}: &doc\n  Statement: []\n  Self: *doc\n"),
+])
+def test_deeply_nested_baseline_is_bad_input(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(UsageError) as error:
+        baseline.load(path)
+    assert "nested too deeply" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_alias_bomb_is_bad_input_not_a_hang(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match="too large"):
+        baseline.load(path)
+
+
+def test_unwritable_baseline_is_bad_input(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError) as error:
+        baseline.write(tmp_path / "file" / "b.json", DOCS)
+    assert "cannot write" in str(error.value)

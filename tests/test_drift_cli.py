@@ -139,3 +139,38 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path):
         lines = result.stderr.decode().strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("trailpolicy: error: "), lines
         assert result.stdout == b""
+
+
+def test_yaml_baseline_with_a_date_condition(tmp_path):
+    dated = tmp_path / "dated.yaml"
+    dated.write_text(f"""
+{BERT_JAN}:
+  Statement:
+    - {{Effect: Allow, Action: s3:GetObject, Resource: "*", Condition: {{DateGreaterThan: {{aws:CurrentTime: 2024-01-01}}}}}}
+    - {{Effect: Allow, Action: s3:PutObject, Resource: "*", Condition: {{DateLessThan: {{aws:CurrentTime: 2025-01-01}}}}}}
+""")
+    result = run_cli("diff", str(dated), str(BASELINE), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr.decode()
+    drift = json.loads(result.stdout)["identities"][BERT_JAN]
+    assert drift["uncertain"] == []  # bert-jan used neither action
+    assert drift["unused"] == ["s3:GetObject", "s3:PutObject"]
+
+
+def test_unusable_output_dir_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    for target in (tmp_path / "taken", tmp_path / "taken" / "out"):
+        for args in ([*GENERATE, "--source", str(EXAMPLES / "logs"), "--output-dir", str(target)],
+                     ["diff", str(BASELINE), str(BASELINE), "--output-dir", str(target)]):
+            result = run_cli(*args)
+            lines = result.stderr.decode().strip().splitlines()
+            assert result.returncode == 2, lines
+            assert len(lines) == 1 and lines[0].startswith(f"trailpolicy: error: --output-dir {target}: "), lines
+            assert result.stdout == b""
+
+
+def test_unwritable_baseline_on_update_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    result = run_cli(*GENERATE, "--source", str(EXAMPLES / "logs"), "--baseline", str(tmp_path / "taken" / "b.json"),
+                     "--update-baseline")
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "cannot" in lines[0], lines

@@ -24,7 +24,7 @@ from .errors import SourceError, UsageError
 from .github import comment as pr_comment
 from .github import oidc
 from .github.env import SUMMARY_LIMIT, ActionEnv, PullRequest
-from .pipeline import GenerateOptions, compare, generate, warn_about, write_outputs
+from .pipeline import GenerateOptions, check_output_dir, compare, generate, warn_about, write_outputs
 from .query import Query, build_query, validate_region
 from .render.markdown import render_policies, render_report
 from .timeparse import parse_duration
@@ -72,12 +72,14 @@ def read_inputs(env: ActionEnv) -> ActionInputs:
         validate_region(region)
     if role and not region:
         raise UsageError("input role-to-assume needs aws-region (the STS region to ask)")
+    output_dir = env.in_workspace(env.input("output-dir", "trailpolicy-out"))
+    check_output_dir(output_dir)
     return ActionInputs(
         query=query,
         source=source,
         baseline=baseline,
         baseline_documents=documents,
-        output_dir=env.in_workspace(env.input("output-dir", "trailpolicy-out")),
+        output_dir=output_dir,
         wait_for_events=parse_duration(wait, "input wait-for-events") if wait else None,
         fail_on_drift=env.choice_input("fail-on-drift", FAIL_ON_DRIFT, "never"),
         comment=env.choice_input("comment", COMMENT, "on-drift"),

@@ -7,6 +7,7 @@ turn into silent drift.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,13 +15,29 @@ from pathlib import Path
 
 import yaml
 
-from .canonical import as_list
+from .canonical import as_list, jsonable
 from .errors import UsageError
 from .render.data import dump
 
 _EFFECTS = ("Allow", "Deny")
 # IAM action patterns: "*", or "prefix:Name" where both parts may hold * and ? wildcards.
 _PATTERN = re.compile(r"^(\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+)$")
+# An IAM document nests about seven levels (set, document, Statement, statement, Condition,
+# operator, key, values); anything far deeper is not a policy, and must not reach code that
+# recurses. The node budget stops YAML aliases that expand to billions of nodes.
+MAX_DEPTH = 32
+MAX_NODES = 1_000_000
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that dates and times stay the text they were written as:
+    IAM compares ``aws:CurrentTime`` and every other condition value as strings."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def format_of(path: Path) -> str:
@@ -35,12 +52,33 @@ def load(path: Path, what: str = "baseline") -> dict[str, dict]:
         raise UsageError(f"{what} {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{what} {path}: cannot read: {exc}") from None
+    yaml_format = format_of(path) == "yaml"
     try:
-        data = yaml.safe_load(text) if format_of(path) == "yaml" else json.loads(text)
+        data = yaml.load(text, Loader=_YamlLoader) if yaml_format else json.loads(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         detail = " ".join(str(exc).split())
         raise UsageError(f"{what} {path}: not valid {format_of(path).upper()}: {detail}") from None
-    return check(data, f"{what} {path}")
+    except RecursionError:
+        raise UsageError(f"{what} {path}: nested too deeply to be a policy document set") from None
+    _check_size(data, f"{what} {path}")
+    return check(jsonable(data) if yaml_format else data, f"{what} {path}")
+
+
+def _check_size(data: object, where: str) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH (a YAML cycle is infinitely deep) or holding
+    more than MAX_NODES values, without recursing."""
+    stack = [(data, 0)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise UsageError(f"{where}: too large to be a policy document set (over {MAX_NODES:,} values)")
+        if isinstance(value, dict | list | tuple | set | frozenset):
+            if depth >= MAX_DEPTH:
+                raise UsageError(f"{where}: nested too deeply to be a policy document set")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
 
 
 def check(data: object, where: str) -> dict[str, dict]:
@@ -84,5 +122,10 @@ def _check_statement(statement: object, where: str) -> None:
 def write(path: Path, documents: dict[str, dict]) -> None:
     """Replace ``path`` atomically, in the format its extension names."""
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(dump(documents, format_of(path)), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(dump(documents, format_of(path)), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise UsageError(f"baseline {path}: cannot write: {exc.strerror or exc}") from None

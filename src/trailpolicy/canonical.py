@@ -20,6 +20,32 @@ from .policy import allow_statements
 _LAYOUT_ONLY = {"Sid", "Effect", "Action", "Resource"}
 
 
+def jsonable(value: object) -> object:
+    """``value`` with only JSON types: mapping keys as strings, other scalars (a YAML date,
+    bytes, a set) as their text. IAM reads every condition key and value as a string, so this
+    changes nothing a policy means; it keeps sorting and serialising from failing on them."""
+    if isinstance(value, dict):
+        return {key if isinstance(key, str) else _key_text(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted(str(jsonable(item)) for item in value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _key_text(key: object) -> str:
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    return str(jsonable(key))
+
+
+def _order(statement: dict) -> str:
+    """A total order on kept statements that no value in them can break."""
+    return json.dumps(jsonable(statement), sort_keys=True, default=str)
+
+
 def as_list(value: object) -> list:
     """IAM writes a single element as a plain string; a list is the same thing."""
     if value is None:
@@ -69,7 +95,7 @@ def canonical_document(document: dict) -> dict:
             if key in rewritten:
                 rewritten[key] = _resources(rewritten[key])
         kept.append(rewritten)
-    kept.sort(key=lambda s: json.dumps(s, sort_keys=True))
+    kept.sort(key=_order)
     result = {key: value for key, value in document.items() if key != "Statement"}
     result["Statement"] = allow_statements(plain) + kept
     return result

@@ -85,7 +85,15 @@ def _drift_status(drift, fail_on: str | None) -> int:
 
 def run_generate(args: argparse.Namespace) -> int:
     from . import baseline
-    from .pipeline import GenerateOptions, compare, generate, update_baseline, warn_about, write_outputs
+    from .pipeline import (
+        GenerateOptions,
+        check_output_dir,
+        compare,
+        generate,
+        update_baseline,
+        warn_about,
+        write_outputs,
+    )
     from .query import build_query
     from .render.data import dump
     from .timeparse import parse_duration
@@ -93,6 +101,8 @@ def run_generate(args: argparse.Namespace) -> int:
     if (args.fail_on_drift or args.update_baseline) and not args.baseline:
         raise UsageError("--fail-on-drift and --update-baseline need --baseline FILE")
     query = build_query(args.start_time, args.end_time, args.identity, args.region, args.role_name)
+    if args.output_dir:
+        check_output_dir(args.output_dir)
     documents = None
     if args.baseline:  # read it first: a bad baseline should fail before a long run, not after
         first = args.update_baseline and not args.baseline.exists()
@@ -121,9 +131,11 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_diff(args: argparse.Namespace) -> int:
     from . import baseline
     from .diff import compare
-    from .pipeline import write_drift
+    from .pipeline import check_output_dir, write_drift
     from .render.data import to_json
 
+    if args.output_dir:
+        check_output_dir(args.output_dir)
     old = baseline.load(args.baseline, "baseline")
     new = baseline.load(args.generated, "generated")
     drift = compare(old, new, baseline_name=str(args.baseline))

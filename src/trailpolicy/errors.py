@@ -6,4 +6,5 @@ class UsageError(Exception):
 
 
 class SourceError(Exception):
-    """Could not finish (AWS or network failure after retries): exit 1, says what failed."""
+    """Could not finish (AWS or network failure after retries, a runner file that cannot be
+    written): exit 1, says what failed."""

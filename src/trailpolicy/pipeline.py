@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ from . import console, globalservices
 from .delivery import DEFAULT_SETTLE, collect_settled
 from .diff import Drift
 from .diff import compare as compare_documents
+from .errors import UsageError
 from .policy import PolicySet, build_policies
 from .query import Query
 from .render.data import to_json
@@ -83,25 +86,48 @@ def warn_before(query: Query, stream=None) -> None:
                      "and other global-service calls; their permissions will be missing", stream=stream)
 
 
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse, before a long run, an output directory that cannot be one: an existing file, or a
+    path below a file."""
+    for path in (output_dir, *output_dir.parents):
+        if path.exists():
+            if not path.is_dir():
+                what = "is a file" if path == output_dir else f"{path} is a file"
+                raise UsageError(f"--output-dir {output_dir}: {what}, not a directory")
+            return
+
+
+@contextmanager
+def _writing(output_dir: Path) -> Iterator[None]:
+    """A file system refusal while writing the outputs, as one line naming the directory."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(output_dir) else ""
+        raise UsageError(f"--output-dir {output_dir}: cannot write{where}: {exc.strerror or exc}") from None
+
+
 def write_outputs(result: GenerateResult, output_dir: Path, drift: Drift | None = None) -> None:
     """``policies/<slug>.json`` per identity and ``report.json`` (DESIGN.md, output contract);
     with a drift, also ``drift.json``, ``patch.json`` and ``report.md``."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "policies").mkdir(exist_ok=True)
-    documents = result.documents
-    for arn, relative in policy_files(list(documents)).items():
-        (output_dir / relative).write_text(to_json(documents[arn]), encoding="utf-8")
-    (output_dir / "report.json").write_text(to_json(result.report), encoding="utf-8")
+    with _writing(output_dir):
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "policies").mkdir(exist_ok=True)
+        documents = result.documents
+        for arn, relative in policy_files(list(documents)).items():
+            (output_dir / relative).write_text(to_json(documents[arn]), encoding="utf-8")
+        (output_dir / "report.json").write_text(to_json(result.report), encoding="utf-8")
     if drift is not None:
         write_drift(drift, output_dir, result.report)
 
 
 def write_drift(drift: Drift, output_dir: Path, report: dict | None = None) -> None:
     """``drift.json``, ``patch.json`` (RFC 6902, canonical baseline -> generated) and ``report.md``."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "drift.json").write_text(to_json(drift.to_dict()), encoding="utf-8")
-    (output_dir / "patch.json").write_text(to_json(drift.patch), encoding="utf-8")
-    (output_dir / "report.md").write_text(render_report(drift, report), encoding="utf-8")
+    with _writing(output_dir):
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "drift.json").write_text(to_json(drift.to_dict()), encoding="utf-8")
+        (output_dir / "patch.json").write_text(to_json(drift.patch), encoding="utf-8")
+        (output_dir / "report.md").write_text(render_report(drift, report), encoding="utf-8")
 
 
 def _in_scope(result: GenerateResult, documents: dict[str, dict]) -> dict[str, dict]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import github
 import requests
@@ -72,12 +73,18 @@ def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: 
     text = f"{tag}\n{body}"
     if len(text) > MAX_BODY:
         raise CommentError(f"the comment is {len(text)} characters, more than GitHub's {MAX_BODY}")
-    client = github.Github(
-        auth=github.Auth.Token(token), base_url=api_url.rstrip("/"), timeout=_TIMEOUT, lazy=True,
-        # Reads are retried on a gateway error; writes are not, so that a lost answer to a POST
-        # never becomes a second comment.
-        retry=Retry(total=3, backoff_factor=0.5, status_forcelist=(502, 503, 504)),
-    )
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CommentError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")
+    try:
+        client = github.Github(
+            auth=github.Auth.Token(token), base_url=api_url.rstrip("/"), timeout=_TIMEOUT, lazy=True,
+            # Reads are retried on a gateway error; writes are not, so that a lost answer to a POST
+            # never becomes a second comment.
+            retry=Retry(total=3, backoff_factor=0.5, status_forcelist=(502, 503, 504)),
+        )
+    except Exception as exc:  # PyGithub checks the URL with asserts and attribute access
+        raise CommentError(f"GITHUB_API_URL {api_url!r} cannot be used: {type(exc).__name__}") from None
     try:
         issue = client.get_repo(repository).get_issue(number)
         existing = next((c for c in issue.get_comments() if is_ours(c, tag, author)), None)
@@ -94,5 +101,7 @@ def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: 
         raise CommentError(f"GitHub answered {exc.status}" + (f": {message}" if message else "")) from None
     except requests.RequestException as exc:  # refused, timed out, retries exhausted
         raise CommentError(f"could not reach GitHub at {api_url}: {type(exc).__name__}") from None
+    except Exception as exc:  # an answer PyGithub cannot read; the report is published elsewhere
+        raise CommentError(f"unexpected answer from GitHub at {api_url}: {type(exc).__name__}") from None
     finally:
         client.close()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import UsageError
+from ..errors import SourceError, UsageError
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes, per step
 SUMMARY_CUT_NOTE = (
@@ -133,8 +133,11 @@ class ActionEnv:
             line = f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
         else:
             line = f"{name}={value}\n"
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line)
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(line)
+        except OSError as exc:
+            raise SourceError(f"cannot write the step outputs to GITHUB_OUTPUT {path}: {exc.strerror or exc}") from None
 
     def write_summary(self, markdown: str) -> bool:
         """Append to the step summary, cut to the runner's limit; False when there is no summary file."""
@@ -145,8 +148,12 @@ class ActionEnv:
             used = os.path.getsize(path)
         except OSError:
             used = 0
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(fit(markdown, SUMMARY_LIMIT - used, SUMMARY_CUT_NOTE))
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(fit(markdown, SUMMARY_LIMIT - used, SUMMARY_CUT_NOTE))
+        except OSError as exc:
+            raise SourceError(f"cannot write the step summary to GITHUB_STEP_SUMMARY {path}: "
+                              f"{exc.strerror or exc}") from None
         return True
 
     def command(self, name: str, message: str, **properties: str) -> None:
