@@ -86,6 +86,11 @@ CASES = {
         {A: ["s3:GetObject", "s3:DeleteObject"]},
         {A: (CHANGED, ["s3:DeleteObject"], [], ["s3:*"])},
     ),
+    "granted, denied and used": (
+        {A: policy(allow(["s3:GetObject", "s3:DeleteObject"]), deny("s3:DeleteObject"))},
+        {A: ["s3:GetObject", "s3:DeleteObject"]},
+        {A: (CHANGED, ["s3:DeleteObject"], [], [])},
+    ),
     "allow with NotAction": (
         {A: policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})},
         {A: ["s3:GetObject", "iam:PassRole"]},

@@ -221,8 +221,7 @@ def compare(
                 entry.added.append(_finding(action, reason, evidence))
             elif status == "uncertain":
                 entry.uncertain.append(_finding(action, reason, evidence))
-        not_granted = {a.action for a in entry.added}
-        entry.unused = _unused(rules, [a for a in used if a not in not_granted])
+        entry.unused = _unused(rules, used, {a.action for a in entry.added})
         if entry.status == UNCHANGED and (entry.added or entry.uncertain or entry.unused):
             entry.status = CHANGED
         identities[arn] = entry
@@ -271,21 +270,27 @@ def _finding(action: str, reason: str, evidence: dict[str, dict]) -> ActionFindi
     )
 
 
-def _unused(rules: list[Rule], used: list[str]) -> list[GrantFinding]:
-    """Every Allow grant broader than what was used: exact actions, or wildcards to narrow."""
+def _unused(rules: list[Rule], used: list[str], not_granted: set[str]) -> list[GrantFinding]:
+    """Every Allow grant broader than what was used: exact actions, or wildcards to narrow.
+
+    An exact grant of a used action is never unused, even where a Deny overrides it (that action
+    is listed as added, "explicitly denied"). A wildcard is narrowed to the used actions it
+    actually grants, so ``not_granted`` ones are left out of its list.
+    """
+    granted = [a for a in used if a not in not_granted]
     findings: dict[str, GrantFinding] = {}
     for rule in rules:
         if rule.effect != "Allow":
             continue
         if rule.negated:
             grant = "NotAction " + ", ".join(rule.patterns)
-            under = [a for a in used if rule.covers(a)]
+            under = [a for a in granted if rule.covers(a)]
             findings.setdefault(grant, _wildcard_finding(grant, under, rule))
             continue
         for pattern in rule.patterns:  # in catalog spelling (canonical.py), so equal text is the same grant
             if pattern in findings:
                 continue
-            under = [a for a in used if catalog.matches(pattern, a)]
+            under = [a for a in (granted if is_wildcard(pattern) else used) if catalog.matches(pattern, a)]
             if is_wildcard(pattern):
                 if under and _fully_used(pattern, under):
                     continue
