@@ -129,3 +129,11 @@ def test_unwritable_baseline_is_bad_input(tmp_path):
     with pytest.raises(UsageError) as error:
         baseline.write(tmp_path / "file" / "b.json", DOCS)
     assert "cannot write" in str(error.value)
+
+
+@pytest.mark.parametrize("action", ["s3:GetObject\n", "*\n", "s3:Get*\n"])
+def test_action_with_a_trailing_newline_is_not_an_action(tmp_path, action):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_statement(Action=action)))
+    with pytest.raises(UsageError, match="is not an IAM action"):
+        baseline.load(path)

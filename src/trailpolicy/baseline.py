@@ -21,7 +21,8 @@ from .render.data import dump
 
 _EFFECTS = ("Allow", "Deny")
 # IAM action patterns: "*", or "prefix:Name" where both parts may hold * and ? wildcards.
-_PATTERN = re.compile(r"^(\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+)$")
+# Matched with fullmatch: "$" would also accept a trailing newline.
+_PATTERN = re.compile(r"\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+")
 # An IAM document nests about seven levels (set, document, Statement, statement, Condition,
 # operator, key, values); anything far deeper is not a policy, and must not reach code that
 # recurses. The node budget stops YAML aliases that expand to billions of nodes.
@@ -113,7 +114,7 @@ def _check_statement(statement: object, where: str) -> None:
         if not values or not all(isinstance(v, str) for v in values):
             raise UsageError(f"{where}: {key} must be a string or a list of strings")
     for action in as_list(statement[keys[0]]):
-        if not _PATTERN.match(action):
+        if not _PATTERN.fullmatch(action):
             raise UsageError(f"{where}: {action!r} is not an IAM action (service:Name, wildcards * and ?)")
     if "Condition" in statement and not isinstance(statement["Condition"], dict):
         raise UsageError(f"{where}: Condition must be a mapping")
