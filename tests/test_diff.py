@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 
 import jsonpatch
 import pytest
@@ -269,3 +273,26 @@ def test_any_baseline_patches_to_the_generated_set(baseline, used):
     canonical = canonical_documents(baseline)
     assert canonical_documents(canonical) == canonical
     assert jsonpatch.apply_patch(canonical, compare(baseline, generated).patch) == generated
+
+
+CANONICAL_UNDER_SEED = """
+import json, sys
+from trailpolicy.canonical import canonical_documents
+baseline = {"arn:aws:iam::111122223333:user/alice": {"Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+    "s3*:Get*", "s3:List*", "S3:GetObject", "s3?:Put*", "*:List*", "*", "*:Describe*", "ec2:Describe*", "ec2*:Run*",
+    "e?2:Get*", "iam:PassRole", "iam*:Get*", "i*:List*"]}]}}
+json.dump(canonical_documents(baseline), sys.stdout, sort_keys=True)
+"""
+
+
+def test_canonical_form_does_not_depend_on_the_hash_seed():
+    # Wildcard prefixes ("s3*", "*") share a Sid with their plain prefix; the order of such
+    # statements must still be fixed, or the same baseline gives a different patch per run.
+    outputs = set()
+    for seed in ("0", "1", "2", "3", "4", "5", "6", "7"):
+        done = subprocess.run([sys.executable, "-c", CANONICAL_UNDER_SEED], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=60, check=True)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    statements = json.loads(outputs.pop())["arn:aws:iam::111122223333:user/alice"]["Statement"]
+    assert [s["Sid"] for s in statements] == sorted(s["Sid"] for s in statements)

@@ -2,7 +2,8 @@
 
 Canonical means stable under diff: Version 2012-10-17, one Allow statement per service prefix,
 ``Sid`` the prefix in CamelCase letters and digits, ``Action`` sorted and unique, ``Resource``
-``"*"``, statements sorted by Sid. Only catalog actions get here: the mapping guarantees it and
+``"*"``, statements sorted by Sid (then by actions, for a baseline's wildcard prefixes that share
+a Sid). Only catalog actions get here: the mapping guarantees it and
 ``document`` checks it again, because a policy with an invented action is the one failure this
 tool exists to prevent.
 """
@@ -49,7 +50,9 @@ def allow_statements(actions: set[str]) -> list[dict]:
         {"Sid": sid(prefix) or "All", "Effect": "Allow", "Action": sorted(names), "Resource": "*"}
         for prefix, names in by_prefix.items()
     ]
-    statements.sort(key=lambda s: s["Sid"])
+    # Wildcard prefixes ("s3*", "s3?") share the Sid of their plain prefix, so the Sid alone is not
+    # a total order; the actions break the tie, whatever order the set gave.
+    statements.sort(key=lambda s: (s["Sid"], s["Action"]))
     return statements
 
 
