@@ -21,13 +21,15 @@ PR = 7
 START, END = "2024-05-01T11:00:00Z", "2024-05-01T13:00:00Z"
 ALICE = "arn:aws:iam::111122223333:user/alice"
 BOB = "arn:aws:iam::111122223333:user/bob"
+HEAD_SHA = "0123abcd" * 5
+RUN_URL = "https://github.com/o/r/actions/runs/4242"
 
 
-def pull_request_event(number: int = PR, head_repo: str = REPO) -> dict:
-    """The parts of a ``pull_request`` webhook payload that matter: number, head and base repo."""
+def pull_request_event(number: int = PR, head_repo: str = REPO, head_sha: str = HEAD_SHA) -> dict:
+    """The parts of a ``pull_request`` webhook payload that matter: number, head (commit, repo), base."""
     return {"action": "synchronize", "number": number, "pull_request": {
         "number": number,
-        "head": {"ref": "feature", "repo": {"full_name": head_repo, "fork": head_repo != REPO}},
+        "head": {"ref": "feature", "sha": head_sha, "repo": {"full_name": head_repo, "fork": head_repo != REPO}},
         "base": {"ref": "main", "repo": {"full_name": REPO, "fork": False}},
     }}
 
@@ -89,7 +91,7 @@ def run_action(ws: Path, inputs: dict[str, str], *, event: dict | None = None, e
     environ = cli_env(
         GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(ws), GITHUB_OUTPUT=str(output),
         GITHUB_STEP_SUMMARY=str(summary), GITHUB_EVENT_PATH=str(event_path), GITHUB_EVENT_NAME="pull_request",
-        GITHUB_REPOSITORY=REPO, GITHUB_RUN_ID="4242", GITHUB_RUN_ATTEMPT="1",
+        GITHUB_REPOSITORY=REPO, GITHUB_RUN_ID="4242", GITHUB_RUN_ATTEMPT="1", GITHUB_SERVER_URL="https://github.com",
     )
     defaults = {"start-time": START, "end-time": END, "source": "logs", "output-dir": "trailpolicy-out",
                 "fail-on-drift": "never", "comment": "on-drift", "audience": "sts.amazonaws.com"}

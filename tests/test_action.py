@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.action_env import ALICE, BOB, PR, REPO, pull_request_event, run_action, workspace
+from tests.action_env import ALICE, BOB, HEAD_SHA, PR, REPO, RUN_URL, pull_request_event, run_action, workspace
 from tests.fakes.github import FakeGitHub
 from tests.fakes.oidc import FakeOIDCProvider
 from trailpolicy.github.comment import marker
@@ -301,3 +301,58 @@ def test_github_api_url_that_is_not_a_url_is_a_warning(tmp_path):
     [warning] = run.commands("warning")
     assert "GITHUB_API_URL" in warning and "step summary" in warning
     assert "user/alice" in run.summary and "Traceback" not in run.stderr
+
+
+def test_comment_names_the_commit_and_links_the_run(tmp_path, github):
+    run = run_action(workspace(tmp_path), {"comment": "always"}, env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    [comment] = github.comments(REPO, PR)
+    assert f"`{HEAD_SHA[:7]}`" in comment.body and f"({RUN_URL})" in comment.body
+    assert HEAD_SHA[:7] not in run.summary  # the summary is on the run's own page
+
+
+def test_head_sha_that_is_not_a_commit_is_not_shown(tmp_path, github):
+    event = pull_request_event(head_sha="[x](https://evil.example)")
+    run = run_action(workspace(tmp_path), {"comment": "always"}, event=event, env={"GITHUB_API_URL": github.url})
+    assert run.returncode == 0, run.stderr
+    [comment] = github.comments(REPO, PR)
+    assert "evil.example" not in comment.body and f"({RUN_URL})" in comment.body
+
+
+def test_failed_run_marks_the_existing_comment_as_stale(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    inputs = {"identities": ALICE, "baseline": write_baseline(ws, "alice.json", ["ec2:DescribeInstances"])}
+    assert run_action(ws, inputs, env=env).returncode == 0
+    [comment] = github.comments(REPO, PR)
+    assert "s3:ListAllMyBuckets" in comment.body
+
+    with FakeOIDCProvider(repository=REPO) as oidc:
+        failing = {**oidc.env(), **env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "wrong <b>@admin</b>"}
+        failed = run_action(ws, {**inputs, "role-to-assume": ROLE, "aws-region": "us-east-1"}, env=failing)
+    assert failed.returncode == 1, failed.stderr
+    [updated] = github.comments(REPO, PR)
+    assert updated.id == comment.id
+    assert updated.body.startswith(marker("policy/alice.json"))
+    assert "latest run failed" in updated.body and "OIDC token \\(HTTP 401\\)" in updated.body
+    assert "s3:ListAllMyBuckets" not in updated.body  # the old verdict is gone, not left standing
+    assert f"`{HEAD_SHA[:7]}`" in updated.body and f"({RUN_URL})" in updated.body
+
+
+def test_failed_run_creates_no_comment(tmp_path, github):
+    with FakeOIDCProvider(repository=REPO) as oidc:
+        env = {**oidc.env(), "GITHUB_API_URL": github.url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "wrong"}
+        failed = run_action(workspace(tmp_path), {"comment": "always", "role-to-assume": ROLE,
+                                                  "aws-region": "us-east-1"}, env=env)
+    assert failed.returncode == 1
+    assert github.writes() == []
+
+
+def test_bad_input_found_during_the_run_also_marks_the_comment(tmp_path, github):
+    ws = workspace(tmp_path)
+    env = {"GITHUB_API_URL": github.url}
+    assert run_action(ws, {"comment": "always"}, env=env).returncode == 0
+    failed = run_action(ws, {"comment": "always", "source": "no-such-logs"}, env=env)
+    assert failed.returncode == 2
+    [comment] = github.comments(REPO, PR)
+    assert "latest run failed" in comment.body and "no\\-such\\-logs" in comment.body

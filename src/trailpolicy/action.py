@@ -12,6 +12,7 @@ finish; 3 drift found and ``fail-on-drift`` says that fails the step.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from .github import oidc
 from .github.env import SUMMARY_LIMIT, ActionEnv, PullRequest
 from .pipeline import GenerateOptions, check_output_dir, compare, generate, warn_about, write_outputs
 from .query import Query, build_query, validate_region
-from .render.markdown import render_policies, render_report
+from .render.markdown import provenance, render_failure, render_policies, render_report
 from .timeparse import parse_duration
 
 FAIL_ON_DRIFT = ("never", "added", "high-risk", "any")
@@ -119,13 +120,11 @@ def shown_path(env: ActionEnv, path: Path) -> str:
         return str(path)
 
 
-def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, body: str, drift: bool) -> None:
-    """The sticky PR comment, or a notice saying why there is none. Never fails the step."""
+def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, body: str, create: bool) -> None:
+    """The sticky PR comment (updated, or created when ``create``), or a notice saying why there
+    is none. Never fails the step."""
     if inputs.comment == "never":
         return
-    # on-drift: a new comment only for drift, but an existing one is always brought up to date,
-    # so that it says so when the drift is gone.
-    create = inputs.comment == "always" or drift
     if pr is None or pr.from_fork or not inputs.github_token:
         if create:
             env.notice(f"no PR comment: {_no_comment_reason(pr)}; "
@@ -144,6 +143,12 @@ def publish_comment(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None
         console.info(f"PR comment {published.action}: {published.url}")
 
 
+def comment_body(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, render: Callable[[int], str]) -> str:
+    """``render(max_chars)`` followed by the commit and run it is for, within GitHub's limit."""
+    footer = provenance(pr.head_sha if pr is not None else None, env.run_url)
+    return render(pr_comment.body_limit(inputs.baseline) - len(footer)).rstrip("\n") + "\n" + footer
+
+
 def _no_comment_reason(pr: PullRequest | None) -> str:
     if pr is None:
         return "not a pull_request event"
@@ -155,6 +160,17 @@ def _no_comment_reason(pr: PullRequest | None) -> str:
 def run(env: ActionEnv) -> int:
     inputs = read_inputs(env)
     pr = env.pull_request()
+    try:
+        return run_with(env, inputs, pr)
+    except (UsageError, SourceError) as exc:
+        # An existing comment would still show the verdict of an earlier commit: say instead that
+        # the latest run failed. No comment is created for a failure.
+        failure = render_failure(str(exc))
+        publish_comment(env, inputs, pr, comment_body(env, inputs, pr, lambda _: failure), create=False)
+        raise
+
+
+def run_with(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None) -> int:
     if not obtain_credentials(env, inputs, pr):
         message = ("pull request from a fork: GitHub gives such jobs no OIDC token, so the role "
                    f"{inputs.role_to_assume} cannot be assumed and no policy was generated")
@@ -192,14 +208,16 @@ def publish(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, report
     env.set_output("report-path", shown_path(env, inputs.output_dir / "report.json"))
     env.set_output("patch-path", shown_path(env, inputs.output_dir / "patch.json") if drift is not None else "")
     if drift is None:
-        body = render_policies(report)
-        env.write_summary(body)
-        publish_comment(env, inputs, pr, body, drift=False)
+        env.write_summary(render_policies(report))
+        body = comment_body(env, inputs, pr, lambda _: render_policies(report))
+        # on-drift: a new comment only for drift, but an existing one is always brought up to
+        # date, so that it says so when the drift is gone.
+        publish_comment(env, inputs, pr, body, create=inputs.comment == "always")
         return
     env.write_summary(render_report(drift, report, max_chars=SUMMARY_CHARS, full_report_note=FULL_REPORT_NOTE))
-    body = render_report(drift, report, max_chars=pr_comment.body_limit(inputs.baseline),
-                         full_report_note=FULL_REPORT_NOTE)
-    publish_comment(env, inputs, pr, body, drift=drift.drift)
+    body = comment_body(env, inputs, pr, lambda limit: render_report(drift, report, max_chars=limit,
+                                                                     full_report_note=FULL_REPORT_NOTE))
+    publish_comment(env, inputs, pr, body, create=inputs.comment == "always" or drift.drift)
 
 
 def main(environ: dict[str, str] | None = None) -> int:

@@ -45,6 +45,11 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_SERVER = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~/-]*)?")
+
+
 def split_list(text: str) -> list[str]:
     """A list input, one item per line or comma-separated (or both); blanks dropped."""
     return [item.strip() for item in re.split(r"[,\n]", text) if item.strip()]
@@ -58,6 +63,9 @@ class PullRequest:
     # True when the head branch lives in another repository: the job then has a read-only
     # GITHUB_TOKEN and no OIDC token, whatever the workflow's ``permissions`` say.
     from_fork: bool
+    # The commit the run is for (the head of the pull request); None when the payload has no
+    # commit id, so that nothing but hex digits is ever shown as one.
+    head_sha: str | None = None
 
 
 class ActionEnv:
@@ -100,6 +108,15 @@ class ActionEnv:
         return self.environ.get("GITHUB_REPOSITORY", "")
 
     @property
+    def run_url(self) -> str | None:
+        """The page of this workflow run, or None when the runner's variables do not make one."""
+        server = (self.environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+        run_id = self.environ.get("GITHUB_RUN_ID", "")
+        if not (_SERVER.fullmatch(server) and _REPOSITORY.fullmatch(self.repository) and run_id.isdecimal()):
+            return None
+        return f"{server}/{self.repository}/actions/runs/{run_id}"
+
+    @property
     def api_url(self) -> str:
         return self.environ.get("GITHUB_API_URL") or "https://api.github.com"
 
@@ -120,7 +137,9 @@ class ActionEnv:
             return None
         head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
         base = ((pr.get("base") or {}).get("repo") or {}).get("full_name") or self.repository
-        return PullRequest(number=pr["number"], from_fork=bool(head) and head != base)
+        sha = (pr.get("head") or {}).get("sha")
+        return PullRequest(number=pr["number"], from_fork=bool(head) and head != base,
+                           head_sha=sha if isinstance(sha, str) and _SHA.fullmatch(sha) else None)
 
     # -- outputs, summary, workflow commands -----------------------------------------------------
 
