@@ -14,7 +14,7 @@ from cmarkgfm.cmark import Options
 
 from trailpolicy.diff import compare
 from trailpolicy.policy import document
-from trailpolicy.render.markdown import GITHUB_COMMENT_LIMIT, code, escape, render_report
+from trailpolicy.render.markdown import GITHUB_COMMENT_LIMIT, code, escape, render_policies, render_report
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -121,3 +121,25 @@ def test_no_drift_report_is_short_and_says_so():
     markdown = render_report(drift)
     assert "**No drift:**" in markdown
     assert "<details>" not in markdown and "Updating the baseline" not in markdown
+
+
+def _many_policies_report(n: int) -> dict:
+    arns = [f"arn:aws:iam::111122223333:role/service-role-{i:05d}" for i in range(n)]
+    return {
+        "run": {"events": {"read": n * 3, "in_scope": n * 2}, "identities_without_events": arns[: n // 4]},
+        "identities": {arn: {"actions": [] if i % 3 == 0 else [{"action": "s3:GetObject"}],
+                             "policy_file": f"policies/111122223333-role-service-role-{i:05d}.json"}
+                       for i, arn in enumerate(arns)},
+    }
+
+
+def test_generated_policies_report_fits_a_github_comment():
+    report = _many_policies_report(2_000)
+    full = render_policies(report, max_chars=None)
+    assert len(full) > GITHUB_COMMENT_LIMIT
+    cut = render_policies(report)
+    assert len(cut) <= GITHUB_COMMENT_LIMIT and "Report truncated" in cut
+    assert cut.startswith(full.split("\n\n", 2)[0] + "\n\n" + full.split("\n\n", 2)[1])  # counts line stays
+    small = render_policies(report, max_chars=3_000, full_report_note="See the artifacts.")
+    assert len(small) <= 3_000 and "See the artifacts." in small
+    assert render_policies(_many_policies_report(3)) == render_policies(_many_policies_report(3), max_chars=None)

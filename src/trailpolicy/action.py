@@ -208,8 +208,9 @@ def publish(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, report
     env.set_output("report-path", shown_path(env, inputs.output_dir / "report.json"))
     env.set_output("patch-path", shown_path(env, inputs.output_dir / "patch.json") if drift is not None else "")
     if drift is None:
-        env.write_summary(render_policies(report))
-        body = comment_body(env, inputs, pr, lambda _: render_policies(report))
+        env.write_summary(render_policies(report, max_chars=SUMMARY_CHARS, full_report_note=FULL_REPORT_NOTE))
+        body = comment_body(env, inputs, pr, lambda limit: render_policies(report, max_chars=limit,
+                                                                           full_report_note=FULL_REPORT_NOTE))
         # on-drift: a new comment only for drift, but an existing one is always brought up to
         # date, so that it says so when the drift is gone.
         publish_comment(env, inputs, pr, body, create=inputs.comment == "always")

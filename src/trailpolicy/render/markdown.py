@@ -232,25 +232,32 @@ def _fit(head: list[_Block], body: list[_Block], tail: list[_Block], max_chars: 
     return (start + "".join(kept) + cut + end).rstrip("\n") + "\n"
 
 
-def render_policies(report: dict) -> str:
-    """A run without a baseline (the Action's summary and comment): which policies were written.
+def render_policies(
+    report: dict,
+    *,
+    max_chars: int | None = GITHUB_COMMENT_LIMIT,
+    full_report_note: str = FULL_REPORT_NOTE,
+) -> str:
+    """A run without a baseline (the Action's summary and comment): which policies were written,
+    at most ``max_chars`` characters (``None``: no limit), cut like ``render_report``.
 
     An identity whose policy grants nothing is called out: an empty policy must not read as success.
     """
     events = report["run"]["events"]
-    lines = ["## trailpolicy: generated policies", "",
-             f"{events['in_scope']:,} of {events['read']:,} events in scope; "
-             f"{len(report['identities'])} policies generated; no baseline to compare with.", ""]
+    head = [_Block(["## trailpolicy: generated policies", "",
+                    f"{events['in_scope']:,} of {events['read']:,} events in scope; "
+                    f"{len(report['identities'])} policies generated; no baseline to compare with."])]
+    body: list[_Block] = []
     rows = [[code(arn), str(len(e["actions"])), code(e["policy_file"])] for arn, e in report["identities"].items()]
     if rows:
-        lines += _table(["Identity", "Actions", "Policy file"], rows, "").lines[2:] + [""]
-    for arn in report["run"]["identities_without_events"]:
-        lines.append(f"- **No events** for {code(arn)} in the window.")
-    for arn, entry in report["identities"].items():
-        if not entry["actions"]:
-            lines.append(f"- **Empty policy** for {code(arn)}: none of its calls needed a permission that "
-                         "could be mapped; `report.json` lists them and why.")
-    return "\n".join(lines).rstrip("\n") + "\n"
+        table = _table(["Identity", "Actions", "Policy file"], rows, "")
+        body.append(_Block(table.lines[2:], head=table.head - 2))
+    notes = [f"- **No events** for {code(arn)} in the window." for arn in report["run"]["identities_without_events"]]
+    notes += [f"- **Empty policy** for {code(arn)}: none of its calls needed a permission that could be mapped;"
+              " `report.json` lists them and why." for arn, entry in report["identities"].items() if not entry["actions"]]
+    if notes:
+        body.append(_Block(notes, head=0))
+    return _fit(head, body, [], max_chars, full_report_note)
 
 
 def provenance(commit: str | None, run_url: str | None) -> str:
