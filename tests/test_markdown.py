@@ -30,6 +30,7 @@ HOSTILE = [
     "\u202eevil\u202c <!-- comment -->",
     "\\| escaped pipe \\",
     "[ref]: https://evil.example",
+    "fixes #12 and org/repo#5, see GH-12 or gh-7",
 ]
 
 
@@ -40,8 +41,11 @@ def html(markdown: str) -> str:
 def assert_inert(rendered: str) -> None:
     for tag in ("<a ", "<img", "<script", "<del", "<h1", "<hr", "<!--", "<em"):
         assert tag not in rendered, tag
-    # GitHub turns "@name" in text (not in code) into a mention after rendering.
-    assert "@octocat" not in re.sub(r"<code[^>]*>.*?</code>", "", rendered, flags=re.S)
+    # GitHub turns "@name", "#12", "org/repo#5" and "GH-12" in text (not in code) into mentions and
+    # issue links after rendering.
+    text = re.sub(r"<code[^>]*>.*?</code>", "", rendered, flags=re.S)
+    assert "@octocat" not in text
+    assert not re.search(r"#\d|GH-\d", text, re.IGNORECASE), text
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -143,3 +147,10 @@ def test_generated_policies_report_fits_a_github_comment():
     small = render_policies(report, max_chars=3_000, full_report_note="See the artifacts.")
     assert len(small) <= 3_000 and "See the artifacts." in small
     assert render_policies(_many_policies_report(3)) == render_policies(_many_policies_report(3), max_chars=None)
+
+
+@pytest.mark.parametrize("text", ["#12", "org/repo#5", "GH-12", "gh-12", "see#3", "(#4)"])
+def test_issue_references_are_broken_but_read_the_same(text):
+    rendered = html(escape(text))
+    assert_inert(rendered)
+    assert re.sub(r"<[^>]+>", "", rendered).strip().replace("\u200b", "") == text

@@ -3,8 +3,8 @@
 Everything that comes from events (identity ARNs, call names, source locations, reasons) is
 attacker-controllable text: anyone who can make an API call can choose a resource or role name,
 and a forged log file can hold anything. So no such text reaches the markdown unescaped: free
-text goes through ``escape`` (no links, mentions, HTML, emphasis or broken tables), identifiers
-through ``code`` (a code span, where GitHub renders nothing).
+text goes through ``escape`` (no links, mentions, issue references, HTML, emphasis or broken
+tables), identifiers through ``code`` (a code span, where GitHub renders nothing).
 
 GitHub refuses comments longer than 65,536 characters, so the report is built from blocks in
 order of importance and cut at a block or table row, with a note saying where the full report is.
@@ -24,9 +24,10 @@ FULL_REPORT_NOTE = "The complete drift is in `drift.json` and `patch.json` next 
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, and then means itself.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-# Autolinks and mentions are found in rendered text, after escapes are gone: break them up with a
-# zero-width space instead ("@name", "https://", "www.", "user@host").
-_LINKISH = re.compile(r"(@|://|www\.)", re.IGNORECASE)
+# Autolinks, mentions and issue references are found in rendered text, after escapes are gone:
+# break them up with a zero-width space instead ("@name", "https://", "www.", "user@host"; "#12",
+# "org/repo#5" and "GH-12", which GitHub links to an issue or pull request).
+_LINKISH = re.compile(r"(@|://|www\.)|(#|GH-)(?=\d)", re.IGNORECASE)
 _ZWSP = "\u200b"
 # Bidirectional overrides can make a table cell read differently from what it holds.
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -39,9 +40,15 @@ def _plain(text: object) -> str:
     ).strip()
 
 
+def _break_link(match: re.Match) -> str:
+    if match.group(2):  # an issue reference: the space goes before the number
+        return match.group(2) + _ZWSP
+    return match.group(1)[0] + _ZWSP + match.group(1)[1:]
+
+
 def escape(text: object) -> str:
     """Untrusted text, rendered literally by GitHub markdown, safe inside a table cell."""
-    broken = _LINKISH.sub(lambda m: m.group(1)[0] + _ZWSP + m.group(1)[1:], _plain(text))
+    broken = _LINKISH.sub(_break_link, _plain(text))
     return _PUNCTUATION.sub(r"\\\1", broken)
 
 
