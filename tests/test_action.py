@@ -227,7 +227,7 @@ def test_drift_comment_then_drift_gone_updates_the_same_comment(tmp_path, github
     assert "s3:ListAllMyBuckets" in drifted.summary
     assert "fail-on-drift: added" in drifted.commands("error")[0]
     [comment] = github.comments(REPO, PR)
-    assert comment.body.startswith("<!-- trailpolicy:comment baseline=policy/alice.json -->")
+    assert comment.body.startswith(marker("policy/alice.json") + "\n")
     assert "s3:ListAllMyBuckets" in comment.body
 
     write_baseline(ws, "alice.json", ["ec2:DescribeInstances", "s3:ListAllMyBuckets"])
@@ -248,8 +248,11 @@ def test_one_comment_per_baseline(tmp_path, github):
                          env=env)
         assert run.returncode == 0, run.stderr
     bodies = sorted(c.body.splitlines()[0] for c in github.comments(REPO, PR))
-    assert bodies == ["<!-- trailpolicy:comment baseline=policy/a.json -->",
-                      "<!-- trailpolicy:comment baseline=policy/b.json -->"]
+    assert bodies == sorted([marker("policy/a.json"), marker("policy/b.json")])
+    # The same baseline spelled another way is the same comment.
+    again = run_action(ws, {"identities": ALICE, "baseline": "./policy//a.json"}, env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(github.comments(REPO, PR)) == 2
 
 
 def test_fail_on_drift_levels(tmp_path):

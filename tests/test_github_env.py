@@ -85,3 +85,11 @@ def test_one_marker_per_baseline_that_cannot_close_the_html_comment():
     assert marker("policies/a.json") != marker("policies/b.json")
     assert marker("") == "<!-- trailpolicy:comment baseline=(none) -->"
     assert marker("x-->y z").count("-->") == 1
+
+
+def test_marker_tells_apart_paths_that_read_alike_and_joins_spellings_of_one_path():
+    # The readable part replaces unusual characters; the hash of the path keeps them apart.
+    assert marker("policy/a b.json") != marker("policy/a_b.json") != marker("policy/a\tb.json")
+    assert marker("policy/a--b.json") != marker("policy/a-_b.json")
+    assert marker("./policy/a.json") == marker("policy//a.json") == marker("policy/x/../a.json")
+    assert marker("policy/a.json").startswith("<!-- trailpolicy:comment baseline=policy/a.json id=")

@@ -1,11 +1,12 @@
 """One sticky comment per pull request and baseline, updated in place on every run.
 
-The comment is found again by a hidden HTML marker naming the baseline, so a workflow that guards
-two baselines keeps two comments, and re-runs never add a third. Only a comment written by the
-token's own user (``github-actions[bot]`` for the job's ``GITHUB_TOKEN``) is taken for ours:
-anyone can post a comment that starts with the marker, and adopting it would either overwrite a
-stranger's comment or, where GitHub refuses that, leave the pull request without a report. GitHub's REST API is reached with
-PyGithub at ``GITHUB_API_URL`` (GitHub Enterprise Server and the tests' fake alike).
+The comment is found again by a hidden HTML marker naming the baseline (with a hash of its
+path), so a workflow that guards two baselines keeps two comments, and re-runs never add a third.
+Only a comment written by the token's own user (``github-actions[bot]`` for the job's
+``GITHUB_TOKEN``) is taken for ours: anyone can post a comment that starts with the marker, and
+adopting it would either overwrite a stranger's comment or, where GitHub refuses that, leave the
+pull request without a report. GitHub's REST API is reached with PyGithub at ``GITHUB_API_URL``
+(GitHub Enterprise Server and the tests' fake alike).
 
 Publishing is best effort by design: the report is already in the step summary and the output
 directory when this runs, so a refusal (403 on a fork's read-only token, 5xx) is reported to the
@@ -14,6 +15,8 @@ caller as ``CommentError`` and never ends the run.
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -40,10 +43,18 @@ class Published:
 
 
 def marker(baseline: str) -> str:
-    """The hidden line that identifies this action's comment for ``baseline``."""
-    # Only characters that cannot end the HTML comment early ("--" is turned into "-_").
-    name = re.sub(r"[^\w./@+=()-]", "_", baseline).replace("--", "-_") if baseline else "(none)"
-    return f"<!-- trailpolicy:comment baseline={name} -->"
+    """The hidden line that identifies this action's comment for ``baseline``.
+
+    The path is normalised first (``./a.json`` and ``a.json`` are one baseline). Its readable
+    form keeps only characters that cannot end the HTML comment early, which can make two paths
+    read alike (``a b.json``, ``a_b.json``); a hash of the normalised path tells them apart.
+    """
+    if not baseline:
+        return "<!-- trailpolicy:comment baseline=(none) -->"
+    path = posixpath.normpath(baseline)
+    name = re.sub(r"[^\w./@+=()-]", "_", path).replace("--", "-_")
+    digest = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"<!-- trailpolicy:comment baseline={name} id={digest} -->"
 
 
 def body_limit(baseline: str) -> int:
