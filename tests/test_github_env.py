@@ -73,6 +73,11 @@ def test_pull_request_and_fork_from_the_event_payload(tmp_path):
     assert env.pull_request().from_fork
     event.write_text(json.dumps({"ref": "refs/heads/main"}))
     assert env.pull_request() is None
+    for number in (True, False, 0, -1, "3", 3.0, None):
+        event.write_text(json.dumps({"pull_request": {"number": number}}))
+        assert env.pull_request() is None, number
+    event.write_text(json.dumps({"pull_request": {"number": 3, "head": "x", "base": ["y"]}}))
+    assert env.pull_request().number == 3
 
 
 def test_paths_are_relative_to_the_workspace(tmp_path):

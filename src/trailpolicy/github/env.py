@@ -133,12 +133,14 @@ class ActionEnv:
     def pull_request(self) -> PullRequest | None:
         """The pull request this run is for, or None (push, schedule, workflow_dispatch...)."""
         pr = self.event().get("pull_request")
-        if not isinstance(pr, dict) or not isinstance(pr.get("number"), int):
+        number = _field(pr, "number")
+        # bool is an int in Python; "number": true is no pull request number.
+        if type(number) is not int or number < 1:
             return None
-        head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
-        base = ((pr.get("base") or {}).get("repo") or {}).get("full_name") or self.repository
-        sha = (pr.get("head") or {}).get("sha")
-        return PullRequest(number=pr["number"], from_fork=bool(head) and head != base,
+        head = _field(pr, "head", "repo", "full_name")
+        base = _field(pr, "base", "repo", "full_name") or self.repository
+        sha = _field(pr, "head", "sha")
+        return PullRequest(number=number, from_fork=bool(head) and head != base,
                            head_sha=sha if isinstance(sha, str) and _SHA.fullmatch(sha) else None)
 
     # -- outputs, summary, workflow commands -----------------------------------------------------
@@ -193,6 +195,15 @@ class ActionEnv:
         """Tell the runner to hide ``secret`` in every later log line."""
         if secret:
             self.command("add-mask", secret)
+
+
+def _field(payload: object, *keys: str) -> object:
+    """``payload[k1][k2]...``, or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(payload, dict):
+            return None
+        payload = payload.get(key)
+    return payload
 
 
 def fit(text: str, limit: int, note: str) -> str:
