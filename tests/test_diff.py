@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from trailpolicy import catalog
 from trailpolicy.canonical import canonical_documents
-from trailpolicy.diff import CHANGED, MISSING, NEW, UNCHANGED, compare
+from trailpolicy.diff import CHANGED, FAIL_ON_DRIFT, MISSING, NEW, UNCHANGED, compare
 from trailpolicy.policy import document
 
 A = "arn:aws:iam::111122223333:role/deploy/Deployer"
@@ -233,6 +233,10 @@ def test_fail_on_levels():
     assert [high.fails(w) for w in ("added", "high-risk", "any")] == [True, True, True]
     assert [unused.fails(w) for w in ("added", "high-risk", "any")] == [False, False, True]
     assert [same.fails(w) for w in ("added", "high-risk", "any")] == [False, False, False]
+    assert not high.fails("never")
+    assert set(FAIL_ON_DRIFT) == {"never", "added", "high-risk", "any"}
+    with pytest.raises(ValueError, match="sometimes"):
+        high.fails("sometimes")
 
 
 def test_drift_json_shape():

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import baseline as baselines
 from . import console
 from .cli import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from .diff import Drift
+from .diff import FAIL_ON_DRIFT, Drift
 from .errors import SourceError, UsageError
 from .github import comment as pr_comment
 from .github import oidc
@@ -30,7 +30,6 @@ from .query import Query, build_query, validate_region
 from .render.markdown import provenance, render_failure, render_policies, render_report
 from .timeparse import parse_duration
 
-FAIL_ON_DRIFT = ("never", "added", "high-risk", "any")
 COMMENT = ("always", "on-drift", "never")
 # The step summary's 1 MiB, in characters of up to 4 UTF-8 bytes, so that the renderer cuts the
 # report at a row (env.write_summary still guards the bytes).
@@ -189,7 +188,7 @@ def run_with(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None) -> in
         console.info(drift.summary())
     write_outputs(result, inputs.output_dir, drift)
     publish(env, inputs, pr, result.report, drift)
-    if drift is not None and inputs.fail_on_drift != "never" and drift.fails(inputs.fail_on_drift):
+    if drift is not None and drift.fails(inputs.fail_on_drift):
         env.error(f"least-privilege {drift.summary()} (baseline {inputs.baseline}, "
                   f"fail-on-drift: {inputs.fail_on_drift})")
         return EXIT_DRIFT

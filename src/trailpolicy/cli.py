@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, console
+from .diff import FAIL_ON_DRIFT
 from .errors import SourceError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3
@@ -73,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail_on_drift(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fail-on-drift", nargs="?", const="added", choices=("added", "high-risk", "any"),
+    parser.add_argument("--fail-on-drift", nargs="?", const="added", choices=FAIL_ON_DRIFT,
                         metavar="WHEN", help="exit 3 on drift: added (default), high-risk (added, high risk"
-                        " only) or any (unused grants too); write it as --fail-on-drift=WHEN")
+                        " only), any (unused grants too) or never; write it as --fail-on-drift=WHEN")
 
 
 def _drift_status(drift, fail_on: str | None) -> int:
@@ -98,7 +99,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from .render.data import dump
     from .timeparse import parse_duration
 
-    if (args.fail_on_drift or args.update_baseline) and not args.baseline:
+    if (args.fail_on_drift not in (None, "never") or args.update_baseline) and not args.baseline:
         raise UsageError("--fail-on-drift and --update-baseline need --baseline FILE")
     query = build_query(args.start_time, args.end_time, args.identity, args.region, args.role_name)
     if args.output_dir:

@@ -20,7 +20,8 @@ from . import catalog
 from .canonical import as_list, canonical_documents
 from .errors import UsageError
 
-FAIL_ON = ("added", "high-risk", "any")
+# --fail-on-drift=WHEN (CLI) and fail-on-drift (Action): when drift turns into exit status 3.
+FAIL_ON_DRIFT = ("never", "added", "high-risk", "any")
 HIGH_RISK_LEVEL = "Permissions management"
 # Not "Permissions management" in the catalog, but lets a principal hand any role it may pass to a
 # service, which is how privilege escalates in practice.
@@ -157,6 +158,10 @@ class Drift:
 
     def fails(self, when: str) -> bool:
         """Whether ``--fail-on-drift=WHEN`` turns this drift into exit status 3."""
+        if when not in FAIL_ON_DRIFT:
+            raise ValueError(f"fail-on-drift {when!r} is not one of: {', '.join(FAIL_ON_DRIFT)}")
+        if when == "never":
+            return False
         if when == "any":
             return self.drift
         if when == "high-risk":
