@@ -34,8 +34,6 @@ COMMENT = ("always", "on-drift", "never")
 # The step summary's 1 MiB, in characters of up to 4 UTF-8 bytes, so that the renderer cuts the
 # report at a row (env.write_summary still guards the bytes).
 SUMMARY_CHARS = SUMMARY_LIMIT // 4
-FULL_REPORT_NOTE = ("The complete report is in the step summary and in the output directory "
-                    "(`drift.json`, `patch.json`, `report.md`); upload it as an artifact.")
 
 
 @dataclass(frozen=True)
@@ -207,16 +205,14 @@ def publish(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, report
     env.set_output("report-path", shown_path(env, inputs.output_dir / "report.json"))
     env.set_output("patch-path", shown_path(env, inputs.output_dir / "patch.json") if drift is not None else "")
     if drift is None:
-        env.write_summary(render_policies(report, max_chars=SUMMARY_CHARS, full_report_note=FULL_REPORT_NOTE))
-        body = comment_body(env, inputs, pr, lambda limit: render_policies(report, max_chars=limit,
-                                                                           full_report_note=FULL_REPORT_NOTE))
+        env.write_summary(render_policies(report, max_chars=SUMMARY_CHARS))
+        body = comment_body(env, inputs, pr, lambda limit: render_policies(report, max_chars=limit))
         # on-drift: a new comment only for drift, but an existing one is always brought up to
         # date, so that it says so when the drift is gone.
         publish_comment(env, inputs, pr, body, create=inputs.comment == "always")
         return
-    env.write_summary(render_report(drift, report, max_chars=SUMMARY_CHARS, full_report_note=FULL_REPORT_NOTE))
-    body = comment_body(env, inputs, pr, lambda limit: render_report(drift, report, max_chars=limit,
-                                                                     full_report_note=FULL_REPORT_NOTE))
+    env.write_summary(render_report(drift, report, max_chars=SUMMARY_CHARS))
+    body = comment_body(env, inputs, pr, lambda limit: render_report(drift, report, max_chars=limit))
     publish_comment(env, inputs, pr, body, create=inputs.comment == "always" or drift.drift)
 
 

@@ -25,8 +25,8 @@ import github
 import requests
 from urllib3.util.retry import Retry
 
-# GitHub refuses issue comments longer than 65,536 characters.
-MAX_BODY = 65536
+from ..render.markdown import GITHUB_COMMENT_LIMIT
+
 _TIMEOUT = 30
 # The user that the job's GITHUB_TOKEN writes as.
 DEFAULT_AUTHOR = "github-actions[bot]"
@@ -59,7 +59,7 @@ def marker(baseline: str) -> str:
 
 def body_limit(baseline: str) -> int:
     """The longest body ``upsert`` accepts for ``baseline`` (GitHub's limit less the marker line)."""
-    return MAX_BODY - len(marker(baseline)) - 1
+    return GITHUB_COMMENT_LIMIT - len(marker(baseline)) - 1
 
 
 def is_ours(comment, tag: str, author: str = DEFAULT_AUTHOR) -> bool:
@@ -82,8 +82,8 @@ def upsert(*, token: str, api_url: str, repository: str, number: int, baseline: 
     """
     tag = marker(baseline)
     text = f"{tag}\n{body}"
-    if len(text) > MAX_BODY:
-        raise CommentError(f"the comment is {len(text)} characters, more than GitHub's {MAX_BODY}")
+    if len(text) > GITHUB_COMMENT_LIMIT:
+        raise CommentError(f"the comment is {len(text)} characters, more than GitHub's {GITHUB_COMMENT_LIMIT}")
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CommentError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")

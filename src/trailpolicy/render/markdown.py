@@ -19,8 +19,11 @@ from dataclasses import dataclass
 
 from ..diff import Drift, IdentityDrift
 
+# GitHub refuses issue comments longer than 65,536 characters.
 GITHUB_COMMENT_LIMIT = 65_536
-FULL_REPORT_NOTE = "The complete drift is in `drift.json` and `patch.json` next to this report."
+# Shown where a report was cut (report.md, the step summary, the PR comment).
+FULL_REPORT_NOTE = ("Everything is in the output directory: `report.json` and, with a baseline, `drift.json`, "
+                    "`patch.json` and `report.md` (in CI, upload it as an artifact).")
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, and then means itself.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
