@@ -187,10 +187,14 @@ def test_refused_oidc_request_fails_without_showing_the_token(tmp_path):
 
 
 @pytest.mark.parametrize(("inputs", "says"), [
-    ({"start-time": "yesterday"}, "--start-time 'yesterday' is not an ISO 8601 time"),
+    ({"start-time": "yesterday"}, "input start-time 'yesterday' is not an ISO 8601 time"),
+    ({"end-time": "2024-05-01T10:00:00Z"}, "input end-time"),
+    ({"identities": "arn:aws:iam::1:user/x"}, "input identities"),
+    ({"wait-for-events": "soon"}, "input wait-for-events"),
+    ({"source": "s3://"}, "input source"),
     ({"fail-on-drift": "sometimes"}, "input fail-on-drift 'sometimes' is not one of"),
     ({"comment": "loud"}, "input comment 'loud' is not one of"),
-    ({"regions": "us-east-1, mars-1"}, "--region 'mars-1'"),
+    ({"regions": "us-east-1, mars-1"}, "input regions 'mars-1'"),
     ({"baseline": "no/such/baseline.json"}, "no/such/baseline.json: no such file"),
     ({"role-to-assume": ROLE}, "role-to-assume needs aws-region"),
 ])
@@ -198,7 +202,7 @@ def test_bad_input_is_one_error_annotation_and_exit_2(tmp_path, inputs, says):
     run = run_action(workspace(tmp_path), inputs)
     assert run.returncode == 2
     [error] = run.commands("error")
-    assert says in error
+    assert says in error and " --" not in error  # the Action's input names, not the CLI's flags
     assert "Traceback" not in run.stderr
     assert run.outputs == {}
 

@@ -12,6 +12,7 @@ finish; 3 drift found and ``fail-on-drift`` says that fails the step.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,13 @@ from .render.markdown import provenance, render_failure, render_policies, render
 from .timeparse import parse_duration
 
 COMMENT = ("always", "on-drift", "never")
+# The shared code names the CLI's options in its messages; the Action's users know its inputs.
+INPUT_NAMES = {
+    "--start-time": "start-time", "--end-time": "end-time", "--identity": "identities", "--region": "regions",
+    "--role-name": "role-name", "--source": "source", "--output-dir": "output-dir", "--baseline": "baseline",
+    "--wait-for-events": "wait-for-events", "--fail-on-drift": "fail-on-drift",
+}
+_FLAG = re.compile("|".join(rf"{re.escape(flag)}(?![\w-])" for flag in INPUT_NAMES))
 # The step summary's 1 MiB, in characters of up to 4 UTF-8 bytes, so that the renderer cuts the
 # report at a row (env.write_summary still guards the bytes).
 SUMMARY_CHARS = SUMMARY_LIMIT // 4
@@ -146,6 +154,11 @@ def comment_body(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, r
     return render(pr_comment.body_limit(inputs.baseline) - len(footer)).rstrip("\n") + "\n" + footer
 
 
+def in_input_terms(message: str) -> str:
+    """``message`` with the CLI's option names replaced by the Action's input names."""
+    return _FLAG.sub(lambda m: f"input {INPUT_NAMES[m.group(0)]}", message)
+
+
 def _no_comment_reason(pr: PullRequest | None) -> str:
     if pr is None:
         return "not a pull_request event"
@@ -162,7 +175,7 @@ def run(env: ActionEnv) -> int:
     except (UsageError, SourceError) as exc:
         # An existing comment would still show the verdict of an earlier commit: say instead that
         # the latest run failed. No comment is created for a failure.
-        failure = render_failure(str(exc))
+        failure = render_failure(in_input_terms(str(exc)))
         publish_comment(env, inputs, pr, comment_body(env, inputs, pr, lambda _: failure), create=False)
         raise
 
@@ -221,10 +234,12 @@ def main(environ: dict[str, str] | None = None) -> int:
     try:
         return run(env)
     except UsageError as exc:
-        env.error(str(exc))
-        console.error(exc)
+        message = in_input_terms(str(exc))
+        env.error(message)
+        console.error(message)
         return EXIT_USAGE
     except SourceError as exc:
-        env.error(f"could not finish: {exc}")
-        console.failed(exc)
+        message = in_input_terms(str(exc))
+        env.error(f"could not finish: {message}")
+        console.failed(message)
         return EXIT_FAILED
