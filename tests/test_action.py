@@ -32,7 +32,7 @@ def test_outputs_summary_and_artifacts(tmp_path, github):
     policy = json.loads((out / "policies" / "111122223333-user-alice.json").read_text())
     assert [s["Action"] for s in policy["Statement"]] == [["ec2:DescribeInstances"], ["s3:ListAllMyBuckets"]]
     assert (out / "report.json").is_file()
-    assert run.outputs["drift"] == "false"
+    assert run.outputs["drift"] == ""  # nothing was compared: neither true nor false
     assert run.outputs["added-count"] == "0" and run.outputs["unused-count"] == "0"
     # Paths as later steps on the runner see them: relative to the workspace, not the container's.
     assert run.outputs["policies-path"] == "trailpolicy-out/policies"
@@ -135,7 +135,7 @@ def test_fork_pull_request_comments_nowhere_and_says_why(tmp_path, github):
     assert run.returncode == 0, run.stderr
     assert github.requests == []
     assert any("fork" in n for n in run.commands("notice"))
-    assert run.outputs["drift"] == "false" and "user/alice" in run.summary
+    assert run.outputs["drift"] == "" and "user/alice" in run.summary
 
 
 def test_missing_token_is_a_notice(tmp_path, github):
@@ -174,7 +174,7 @@ def test_oidc_token_is_exchanged_for_masked_role_credentials(tmp_path, moto_serv
     for secret in masked:
         assert run.stdout.count(secret) == 1 and secret not in run.stderr
         assert secret not in run.summary and secret not in json.dumps(run.outputs)
-    assert run.outputs["drift"] == "false"
+    assert run.outputs["drift"] == ""
 
 
 def test_refused_oidc_request_fails_without_showing_the_token(tmp_path):

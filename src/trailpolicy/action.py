@@ -211,7 +211,8 @@ def publish(env: ActionEnv, inputs: ActionInputs, pr: PullRequest | None, report
     one part that GitHub may refuse."""
     counts = drift.counts() if drift is not None else {"added": 0, "unused": 0}
     env.set_output("skipped", "false")
-    env.set_output("drift", "true" if drift is not None and drift.drift else "false")
+    # Without a baseline nothing was compared: neither "true" nor "false".
+    env.set_output("drift", "" if drift is None else str(drift.drift).lower())
     env.set_output("added-count", str(counts["added"]))
     env.set_output("unused-count", str(counts["unused"]))
     env.set_output("policies-path", shown_path(env, inputs.output_dir / "policies"))
