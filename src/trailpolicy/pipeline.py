@@ -66,10 +66,18 @@ def warn_about(result: GenerateResult, stream=sys.stderr) -> None:
             )
     for gap in result.tally.gaps:
         print(f"trailpolicy: warning: not read: {gap.get('what')}: {gap.get('reason')}", file=stream)
+    tally = result.tally
+    if tally.events_read and not tally.events_matched:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(tally.out_of_scope.items()))
+        print(f"trailpolicy: warning: none of the {tally.events_read} events read is in scope ({reasons}); "
+              "check the window, --region and --identity", file=stream)
+    elif not tally.events_read:
+        print("trailpolicy: warning: the source had no events for this window", file=stream)
     left_out = result.tally.out_of_scope.get(GLOBAL_OTHER_REGION, 0)
     if left_out:
         print(f"trailpolicy: warning: left out {left_out} events of global services (IAM, STS, CloudFront, ...) "
-              "recorded in another region than --region asks for; add --region us-east-1 to include them",
+              "recorded in another region than --region asks for; add --region us-east-1 to include them "
+              "(cn-north-1 or us-gov-west-1 in the China and GovCloud partitions)",
               file=stream)
     for empty in (arn for arn, policy in result.policies.identities.items() if not policy.actions):
         print(f"trailpolicy: warning: {empty} made only calls that need no permission or map to none; "
