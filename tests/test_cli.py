@@ -200,3 +200,15 @@ def test_identity_with_only_permissionless_calls_gets_an_empty_policy_and_a_warn
     assert out.returncode == 0, out.stderr.decode()
     assert json.loads(out.stdout) == {"arn:aws:iam::111122223333:user/alice": {"Version": "2012-10-17", "Statement": []}}
     assert "policy has no statements" in out.stderr.decode()
+
+
+def test_nothing_in_scope_is_said_on_stderr(tmp_path: Path) -> None:
+    write_log(tmp_path / "a.json.gz", [record(time="2023-07-10T12:00:00Z", region="us-east-1")])
+    out = run_cli("generate", "--source", str(tmp_path), "--start-time", "2023-08-01T00:00:00Z",
+                  "--end-time", "2023-08-02T00:00:00Z")
+    assert out.returncode == 0 and json.loads(out.stdout) == {}
+    assert "none of the 1 events read is in scope (1 before --start-time)" in out.stderr.decode()
+
+
+def test_empty_source_is_refused() -> None:
+    assert "--source is empty" in one_line_error(run_cli("generate", "--source", "", *WINDOW))

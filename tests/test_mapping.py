@@ -122,3 +122,28 @@ def test_import_is_fast_and_lazy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert float(out[0]) < 0.5
     assert out[1] == "False"
+
+
+def test_pass_role_from_patch_operations_and_redacted_values() -> None:
+    from trailpolicy.mapping import passed_roles
+    from trailpolicy.mapping.passrole import HIDDEN_ROLE
+
+    role = "arn:aws:iam::111122223333:role/apigw-logs"
+    patch = {"patchOperations": [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}]}
+    assert passed_roles("apigateway.amazonaws.com", "UpdateAccount", patch) == {role}
+    other = {"patchOperations": [{"op": "replace", "path": "/description", "value": role}]}
+    assert passed_roles("apigateway.amazonaws.com", "UpdateAccount", other) == frozenset()
+    hidden = {"taskRoleArn": "HIDDEN_DUE_TO_SECURITY_REASONS"}
+    assert passed_roles("ecs.amazonaws.com", "RegisterTaskDefinition", hidden) == {HIDDEN_ROLE}
+
+
+def test_launch_templates_pass_no_role_when_created() -> None:
+    from trailpolicy.mapping import passed_roles
+
+    params = {"launchTemplateData": {"iamInstanceProfile": {"arn": "arn:aws:iam::111122223333:instance-profile/x"}}}
+    assert passed_roles("ec2.amazonaws.com", "CreateLaunchTemplate", params) == frozenset()
+
+
+def test_directory_bucket_calls_map_to_s3express() -> None:
+    assert map_call("s3express.amazonaws.com", "ListDirectoryBuckets").actions == ("s3express:ListAllMyDirectoryBuckets",)
+    assert map_call("s3express.amazonaws.com", "PutBucketEncryption").actions == ("s3express:PutEncryptionConfiguration",)

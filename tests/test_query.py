@@ -66,3 +66,16 @@ def test_durations() -> None:
     assert parse_duration("15m", "--wait-for-events") == timedelta(minutes=15)
     with pytest.raises(UsageError):
         parse_duration("soon", "--wait-for-events")
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59Z",
+                                  "9999-06-01T00:00:00Z"])
+def test_instants_out_of_range_are_refused(text: str) -> None:
+    with pytest.raises(UsageError, match="outside 1970..9998"):
+        parse_instant(text, "--end-time")
+
+
+@pytest.mark.parametrize("text", ["99999999999999999", "99999999999999h", "8d", "169h"])
+def test_durations_out_of_range_are_refused(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_duration(text, "--wait-for-events")

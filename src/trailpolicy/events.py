@@ -50,10 +50,8 @@ class Principal:
 
     type: str | None
     arn: str | None
-    account: str | None
     # For AssumedRole sessions: the role (``arn:...:iam::A:role/path/Name``) the session came from.
     session_issuer_arn: str | None = None
-    user_name: str | None = None
 
 
 def parse_time(text: str) -> datetime:
@@ -75,13 +73,11 @@ def principal_of(identity: dict | None) -> Principal:
     return Principal(
         type=identity.get("type"),
         arn=identity.get("arn"),
-        account=identity.get("accountId"),
         session_issuer_arn=issuer_obj.get("arn") if isinstance(issuer_obj, dict) else None,
-        user_name=identity.get("userName"),
     )
 
 
-_NOBODY = Principal(None, None, None)
+_NOBODY = Principal(None, None)
 
 
 class CallKey(NamedTuple):

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .events import Principal, principal_of
+from .events import BadRecord, Principal, principal_of
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
 
@@ -146,6 +146,8 @@ class IdentityMatcher:
             issuer_obj = context.get("sessionIssuer")  # type: ignore[union-attr]
             if issuer_obj.__class__ is dict:
                 issuer = issuer_obj.get("arn")  # type: ignore[union-attr]
+        if not (arn is None or arn.__class__ is str) or not (issuer is None or issuer.__class__ is str):
+            raise BadRecord("userIdentity.arn or its sessionIssuer.arn is not text")
         key: object = (arn, issuer)
         if self._by_issuer and issuer.__class__ is str and arn.__class__ is str and ":assumed-role/" in arn:
             head, _, session = arn.rpartition("/")

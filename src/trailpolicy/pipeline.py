@@ -69,10 +69,18 @@ def warn_about(result: GenerateResult, stream=None) -> None:
                         kind="unmapped", stream=stream)
     for gap in result.tally.gaps:
         console.warn(f"not read: {gap.get('what')}: {gap.get('reason')}", stream=stream)
+    tally = result.tally
+    if tally.events_read and not tally.events_matched:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(tally.out_of_scope.items()))
+        console.warn(f"none of the {tally.events_read} events read is in scope ({reasons}); "
+                     "check the window, --region and --identity", stream=stream)
+    elif not tally.events_read:
+        console.warn("the source had no events for this window", stream=stream)
     left_out = result.tally.out_of_scope.get(GLOBAL_OTHER_REGION, 0)
     if left_out:
         console.warn(f"left out {left_out} events of global services (IAM, STS, CloudFront, ...) recorded in "
-                     "another region than --region asks for; add --region us-east-1 to include them", stream=stream)
+                     "another region than --region asks for; add --region us-east-1 to include them "
+                     "(cn-north-1 or us-gov-west-1 in the China and GovCloud partitions)", stream=stream)
     for empty in (arn for arn, policy in result.policies.identities.items() if not policy.actions):
         console.warn(f"{empty} made only calls that need no permission or map to none; "
                      "its policy has no statements", stream=stream)

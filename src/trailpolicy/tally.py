@@ -141,38 +141,49 @@ class Collector:
                     raise BadRecord(f"record {read}: {exc}") from None
                 if source.__class__ is not str or name.__class__ is not str:
                     raise BadRecord(f"record {read}: eventSource or eventName is not text")
+                region = record.get("awsRegion")
+                account = record.get("recipientAccountId")
+                kind = record.get("eventType")
+                error = record.get("errorCode")
+                if not (
+                    (region is None or region.__class__ is str)
+                    and (account is None or account.__class__ is str)
+                    and (kind is None or kind.__class__ is str)
+                    and (error is None or error.__class__ is str)
+                ):
+                    raise BadRecord(f"record {read}: awsRegion, recipientAccountId, eventType or errorCode is not text")
                 if when < start:
                     scope[BEFORE_START] += 1
                     continue
                 if when > end:
                     scope[AFTER_END] += 1
                     continue
-                region = record.get("awsRegion")
                 if regions and region not in regions:
                     scope[GLOBAL_OTHER_REGION if source in global_sources else OTHER_REGION] += 1
                     continue
                 identity = record.get("userIdentity")
-                owners = owners_of(identity)
+                try:
+                    owners = owners_of(identity)
+                except BadRecord as exc:
+                    raise BadRecord(f"record {read}: {exc}") from None
                 if not owners:
                     if asked:
                         scope[OTHER_IDENTITY] += 1
                     else:
                         scope[NO_IDENTITY] += 1
-                        kind = identity.get("type") if identity.__class__ is dict else None
-                        tally.unidentified[kind or "(none)"] += 1
+                        principal = identity.get("type") if identity.__class__ is dict else None
+                        tally.unidentified[principal if principal.__class__ is str else "(none)"] += 1
                     continue
-                matched += 1
-                error = record.get("errorCode")
                 params = record.get("requestParameters")
                 # A plain tuple equal to (and hashing as) the CallKey it becomes on first sight.
                 call = (
                     source,
                     name,
-                    record.get("eventType"),
+                    kind,
                     error is not None and error in DENIED_ERROR_CODES,
                     passed_roles(source, name, params) if params.__class__ is dict and params else _NO_ROLES,
                 )
-                account = record.get("recipientAccountId")
+                matched += 1
                 for owner in owners:
                     seen = observations.get((owner, call))
                     if seen is None:

@@ -8,6 +8,11 @@ from datetime import UTC, datetime, timedelta
 from .errors import UsageError
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Times a window may name: from the Unix epoch (CloudTrail itself began in 2013) to well before
+# the end of datetime's range, so that a day added for late delivery never overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+LONGEST_WAIT = timedelta(days=7)
 
 
 def parse_instant(text: str, option: str) -> datetime:
@@ -25,18 +30,26 @@ def parse_instant(text: str, option: str) -> datetime:
         raise UsageError(f"{option} {text!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z)") from None
     if parsed.tzinfo is None:
         raise UsageError(f"{option} {text!r} has no time zone; add Z for UTC or an offset such as +02:00")
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        parsed = None
+    if parsed is None or not EARLIEST <= parsed <= LATEST:
+        raise UsageError(f"{option} {text!r} is outside {EARLIEST.year}..{LATEST.year - 1}")
+    return parsed
 
 
 def parse_duration(text: str, option: str) -> timedelta:
     """``90s``, ``15m``, ``1h30m`` or a plain number of seconds."""
     value = text.strip().lower()
     if value.isdigit():
-        return timedelta(seconds=int(value))
+        value += "s"
     match = _DURATION.match(value)
     if not value or not match:
         raise UsageError(f"{option} {text!r} is not a duration (e.g. 900, 15m, 1h30m)")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    if hours * 3600 + minutes * 60 + seconds > LONGEST_WAIT.total_seconds():
+        raise UsageError(f"{option} {text!r} is longer than {LONGEST_WAIT.days} days")
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 

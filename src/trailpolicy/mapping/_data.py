@@ -55,3 +55,15 @@ def corrections() -> dict[str, dict[str, dict]]:
                     raise ValueError(f"{name}: {host} {event_name} is defined twice")
                 per_host[event_name] = item
     return table
+
+
+@cache
+def version_rules() -> dict[str, tuple[Any, dict]]:
+    """event source host -> (compiled ``<name><version suffix>`` pattern, rule) for the services that
+    put API versions into CloudTrail event names (``versioned_names.yaml``)."""
+    import re
+
+    return {
+        host: (re.compile(rf"^(?P<name>[A-Za-z]+?)(?P<version>{rule['suffix']})$"), rule)
+        for host, rule in (load("versioned_names.yaml").get("event_sources") or {}).items()
+    }

@@ -9,7 +9,9 @@ What is returned, per passed role:
 - a role ARN as written (``arn:aws:iam::123456789012:role/path/Name``);
 - ``role:<name>`` when the parameter holds a bare role name;
 - ``instance-profile:<arn or name>`` for an EC2 instance profile (the role inside it is passed,
-  but CloudTrail only shows the profile).
+  but CloudTrail only shows the profile);
+- ``role:(redacted by CloudTrail)`` when CloudTrail hid the value: a role was passed, which one
+  is unknown, and the permission must not be lost.
 
 Speed: this runs for every event. The per-call key table is found by one cached lookup on
 (event source, event name); only the few calls that pass roles walk their parameters.
@@ -20,22 +22,17 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from trailpolicy.mapping._data import load
+from trailpolicy.mapping._data import load, version_rules
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+")
 _PROFILE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:instance-profile/.+")
 _EMPTY: frozenset[str] = frozenset()
+HIDDEN_ROLE = "role:(redacted by CloudTrail)"
 
 
 @cache
 def _table() -> dict[str, dict[str, dict]]:
     return {host.lower(): calls for host, calls in (load("pass_role.yaml").get("calls") or {}).items()}
-
-
-@cache
-def _version_pattern(host: str) -> re.Pattern[str] | None:
-    rule = (load("versioned_names.yaml").get("event_sources") or {}).get(host)
-    return re.compile(rf"^(?P<name>[A-Za-z]+?)(?:{rule['suffix']})$") if rule else None
 
 
 @cache
@@ -48,8 +45,8 @@ def keys_for(event_source: str, event_name: str) -> tuple[frozenset[str], frozen
     name = event_name.strip()
     entry = calls.get(name)
     if entry is None:
-        pattern = _version_pattern(host)
-        match = pattern.match(name) if pattern else None
+        rule = version_rules().get(host)
+        match = rule[0].match(name) if rule else None
         entry = calls.get(match["name"]) if match else None
     if entry is None:
         return None
@@ -68,7 +65,11 @@ def _role_values(value: object, out: set[str]) -> None:
             out.add(text)
         elif _PROFILE_ARN.match(text):
             out.add(f"instance-profile:{text}")
-        elif not text.startswith("arn:") and "HIDDEN" not in text:
+        elif "HIDDEN" in text:
+            # CloudTrail redacts some values (HIDDEN_DUE_TO_SECURITY_REASONS): a role was still
+            # passed, so the permission stays, under a marker that says which one is unknown.
+            out.add(HIDDEN_ROLE)
+        elif not text.startswith("arn:"):
             out.add(f"role:{text}")
     elif isinstance(value, list):
         for item in value:
@@ -97,6 +98,14 @@ def _walk(value: object, role_keys: frozenset[str], profile_keys: frozenset[str]
     if depth > 12:
         return
     if isinstance(value, dict):
+        path = value.get("path")
+        if isinstance(path, str) and "value" in value:
+            # A JSON-patch style update (API Gateway's patchOperations): the field is the path.
+            field = path.rstrip("/").rsplit("/", 1)[-1].lower()
+            if field in role_keys:
+                _role_values(value["value"], out)
+            elif field in profile_keys:
+                _profile_values(value["value"], out)
         for key, item in value.items():
             lowered = key.lower() if isinstance(key, str) else ""
             if lowered in role_keys:

@@ -18,11 +18,10 @@ action the catalog lacks is reported as unmapped rather than trusted.
 from __future__ import annotations
 
 import fnmatch
-import re
 from functools import cache
 
 from trailpolicy import catalog
-from trailpolicy.mapping._data import corrections, load
+from trailpolicy.mapping._data import corrections, load, version_rules
 from trailpolicy.mapping.sources import iam_prefix
 
 
@@ -39,14 +38,6 @@ def _skip_event_types() -> dict[str, dict]:
 @cache
 def _skip_sources() -> dict[str, dict]:
     return {k.lower(): v for k, v in (_skip_data().get("event_sources") or {}).items()}
-
-
-@cache
-def _version_rules() -> dict[str, tuple[re.Pattern[str], dict]]:
-    rules = {}
-    for host, rule in (load("versioned_names.yaml").get("event_sources") or {}).items():
-        rules[host] = (re.compile(rf"^(?P<name>[A-Za-z]+?)(?P<version>{rule['suffix']})$"), rule)
-    return rules
 
 
 @cache
@@ -103,7 +94,7 @@ def resolve(event_source: str, event_name: str, event_type: str | None) -> dict:
     rules.append(why)
 
     candidates = [(name, None)]
-    version = _version_rules().get(host)
+    version = version_rules().get(host)
     if version is not None:
         match = version[0].match(name)
         if match:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..errors import UsageError
 from ..query import Query
 from ..tally import Tally
 
@@ -21,6 +22,8 @@ class Source(Protocol):
 def open_source(spec: str, *, progress: bool = True, options: dict | None = None) -> Source:
     """The source named by ``--source``: ``cloudtrail`` (the API), a path, ``-``, ``s3://``, ``athena://``."""
     options = options or {}
+    if not spec.strip():
+        raise UsageError("--source is empty; name cloudtrail, a log file or folder, -, s3://... or athena://...")
     if spec == "cloudtrail":
         from .lookup import LookupSource
 

@@ -155,7 +155,7 @@ def observations_from_rows(rows, query: Query, tally: Tally) -> int:
     for row in rows:
         count_rows += 1
         count = int(row["events"])
-        principal = Principal(row.get("identity_type"), row.get("identity_arn"), None, row.get("session_issuer_arn"))
+        principal = Principal(row.get("identity_type"), row.get("identity_arn"), row.get("session_issuer_arn"))
         owners = matcher.owners(principal)
         if not owners:
             tally.events_read += count

@@ -216,16 +216,22 @@ class LookupSource:
                     pool.submit(self._read_lane, lane, clients[lane], query, stats[lane], stop, progress): lane
                     for lane in lanes if lane in clients
                 }
-                for future in as_completed(futures):
-                    lane = futures[future]
-                    try:
-                        done[lane] = (future.result(), stats[lane])
-                    except LaneFailed as exc:
-                        failures[lane] = str(exc)
-                        if not self.allow_partial:
-                            stop.set()
-                    except _Stopped:
-                        pass
+                try:
+                    for future in as_completed(futures):
+                        lane = futures[future]
+                        try:
+                            done[lane] = (future.result(), stats[lane])
+                        except LaneFailed as exc:
+                            failures[lane] = str(exc)
+                            if not self.allow_partial:
+                                stop.set()
+                        except _Stopped:
+                            pass
+                except BaseException:
+                    # An unexpected error or Ctrl-C: stop the other lanes now instead of letting the
+                    # pool wait for each to read its whole window.
+                    stop.set()
+                    raise
         finally:
             progress.close()
         self._fail_unless_partial(failures, lanes)

@@ -81,6 +81,7 @@ class S3Source:
         self.counts = Counts()
 
     def collect(self, query: Query) -> Tally:
+        self.counts = Counts()  # per read: --wait-for-events reads the archive more than once
         session = self._session(query)
         client = session.client("s3", config=CLIENT_CONFIG)
         tally = self._read(client, session, self._log_files(client, query), query)
