@@ -79,3 +79,10 @@ def test_instants_out_of_range_are_refused(text: str) -> None:
 def test_durations_out_of_range_are_refused(text: str) -> None:
     with pytest.raises(UsageError):
         parse_duration(text, "--wait-for-events")
+
+
+def test_trailing_newline_is_not_part_of_a_valid_name() -> None:
+    with pytest.raises(UsageError, match="--role-name"):
+        build_query("2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", role_name="Reader\n")
+    with pytest.raises(UsageError, match="not an AWS region"):
+        build_query("2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", regions=["us-east-1\nus-west-2"])

@@ -11,7 +11,7 @@ from .identity import IdentitySpec, parse_identity_option
 from .timeparse import parse_instant
 
 # Commercial, China, GovCloud and ISO regions: us-east-1, cn-north-1, us-gov-west-1, us-isob-east-1.
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,6 @@ def build_query(
         if spec not in specs:
             specs.append(spec)
     checked = tuple(dict.fromkeys(validate_region(r) for r in regions or []))
-    if role_name is not None and not re.match(r"^[\w+=,.@/-]{1,512}$", role_name):
+    if role_name is not None and not re.match(r"^[\w+=,.@/-]{1,512}\Z", role_name):
         raise UsageError(f"--role-name {role_name!r} is not an IAM role name")
     return Query(start=start, end=end, identities=tuple(specs), regions=checked, role_name=role_name)

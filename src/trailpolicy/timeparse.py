@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from .errors import UsageError
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 # Times a window may name: from the Unix epoch (CloudTrail itself began in 2013) to well before
 # the end of datetime's range, so that a day added for late delivery never overflows.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -64,6 +64,6 @@ def version_rules() -> dict[str, tuple[Any, dict]]:
     import re
 
     return {
-        host: (re.compile(rf"^(?P<name>[A-Za-z]+?)(?P<version>{rule['suffix']})$"), rule)
+        host: (re.compile(rf"^(?P<name>[A-Za-z]+?)(?P<version>{rule['suffix']})\Z"), rule)
         for host, rule in (load("versioned_names.yaml").get("event_sources") or {}).items()
     }

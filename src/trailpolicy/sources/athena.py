@@ -39,8 +39,8 @@ from .layout import days
 from .location import parse_location
 
 OPTIONS = frozenset({"workgroup", "output", "region", "account"})
-IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-IAM_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,255}\Z")
+IAM_NAME = re.compile(r"^[\w+=,.@-]{1,128}\Z")
 # Partition columns the SQL file has a fragment for; ``year month day`` go together.
 PARTITION_FRAGMENTS = {
     ("timestamp",): "partition timestamp",

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import UsageError
 
-ACCOUNT = re.compile(r"^\d{12}$")
+ACCOUNT = re.compile(r"^\d{12}\Z")
 
 
 @dataclass(frozen=True)

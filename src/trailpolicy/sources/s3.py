@@ -43,7 +43,7 @@ from .logformat import BadLog, fold_logs
 
 DOWNLOAD_THREADS = 8
 MAX_KEYS_PER_TASK = 64
-ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=DOWNLOAD_THREADS * 2)
 OPTIONS = frozenset({"account", "bucket-account"})
 
