@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
-from .. import console
 from ..errors import UsageError
 from ..progress import Progress
 from ..query import Query
 from ..tally import Tally
+from .batches import CHUNK_BYTES, PARALLEL_MIN_BYTES, fold_batches, settle_bad_inputs
 from .layout import is_log_file, keep_dir
 from .logformat import BadLog, fold_logs, read_log
-
-# Below this much data a process pool costs more than it saves.
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024
-CHUNK_BYTES = 8 * 1024 * 1024
 
 
 class FileSource:
@@ -43,9 +39,7 @@ class FileSource:
         if not files:
             raise UsageError(f"--source {self.path}: no CloudTrail log files (.json, .json.gz) for this window")
         tally = self._collect_many(files, query)
-        if tally.bad_inputs and len(tally.bad_inputs) == len(files):
-            first = tally.bad_inputs[0]
-            raise UsageError(f"--source {self.path}: no readable CloudTrail log; {first['input']}: {first['reason']}")
+        settle_bad_inputs(tally, len(files), self.path)
         tally.sources.append(self._describe(files, len(tally.bad_inputs)))
         return tally
 
@@ -85,23 +79,17 @@ class FileSource:
         chunks = _chunks(files, self.workers)
         total = Tally()
         progress = Progress("reading logs", total=len(files), enabled=self.progress)
+
+        def merged(paths: list[str], part: Tally) -> None:
+            total.merge(part)
+            progress.advance(len(paths), part.events_read)
+
+        parallel = len(chunks) > 1 and self.workers > 1 and sum(size for _, size in files) >= PARALLEL_MIN_BYTES
         try:
-            if len(chunks) == 1 or sum(size for _, size in files) < PARALLEL_MIN_BYTES or self.workers == 1:
-                for chunk in chunks:
-                    part = read_chunk([p for p, _ in chunk], query)
-                    total.merge(part)
-                    progress.advance(len(chunk), part.events_read)
-            else:
-                with ProcessPoolExecutor(max_workers=self.workers) as pool:
-                    futures = [(pool.submit(read_chunk, [p for p, _ in c], query), len(c)) for c in chunks]
-                    for future, count in futures:
-                        part = future.result()
-                        total.merge(part)
-                        progress.advance(count, part.events_read)
+            fold_batches(([p for p, _ in chunk] for chunk in chunks), partial(read_chunk, query=query), merged,
+                         workers=self.workers, parallel=parallel)
         finally:
             progress.close()
-        for bad in total.bad_inputs:
-            console.warn(f"skipped {bad['input']}: {bad['reason']}")
         return total
 
 

@@ -21,22 +21,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import boto3
 from botocore.config import Config
 
-from .. import console
 from ..aws import Sessions
 from ..errors import UsageError
 from ..progress import Progress
 from ..query import Query
 from ..tally import Tally
+from .batches import CHUNK_BYTES, PARALLEL_MIN_BYTES, fold_batches, settle_bad_inputs
 from .failures import aws_call
-from .files import CHUNK_BYTES, PARALLEL_MIN_BYTES
 from .layout import NON_EVENT_DIRS, days, is_log_file, keep_dir
 from .location import ACCOUNT, parse_location
 from .logformat import BadLog, fold_logs
@@ -91,12 +90,8 @@ class S3Source:
                 f"--source {self.spec}: no CloudTrail log files for this window "
                 f"({counts.day_prefixes} day prefixes listed in {len(counts.accounts)} account(s))"
             )
+        settle_bad_inputs(tally, counts.files_downloaded, self.spec)
         bad = len(tally.bad_inputs)
-        if bad == counts.files_downloaded:
-            first = tally.bad_inputs[0]
-            raise UsageError(f"--source {self.spec}: no readable CloudTrail log; {first['input']}: {first['reason']}")
-        for entry in tally.bad_inputs:
-            console.warn(f"skipped {entry['input']}: {entry['reason']}")
         wanted = days(query)
         tally.sources.append({
             "kind": "s3",
@@ -207,36 +202,33 @@ class S3Source:
 
     def _read(self, client, session: boto3.Session, files: Iterator[tuple[str, int]], query: Query) -> Tally:
         """Fold every listed file into one Tally: in this process for a small window, else in
-        worker processes, a bounded number of chunks in flight."""
+        worker processes, a bounded number of batches in flight."""
         total = Tally()
         progress = Progress(f"reading s3://{self.bucket}/{self.prefix}", enabled=self.progress)
         tasks = _tasks(files)
         buffered: list[list[tuple[str, int]]] = []
-        size = 0
         parallel = False
-        for task in tasks:
-            buffered.append(task)
-            size += sum(s for _, s in task)
-            if self.workers > 1 and size >= PARALLEL_MIN_BYTES:
-                parallel = True
-                break
+        if self.workers > 1:
+            # Listing streams; look ahead only as far as it takes to know the read is large.
+            size = 0
+            for task in tasks:
+                buffered.append(task)
+                size += sum(s for _, s in task)
+                if size >= PARALLEL_MIN_BYTES:
+                    parallel = True
+                    break
+        batches = ([k for k, _ in task] for task in _chain(buffered, tasks))
+        initargs: tuple = ()
+        if parallel:
+            work = partial(_worker_read, self.bucket, query=query)
+            credentials = session.get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials else None
+            initargs = ((frozen.access_key, frozen.secret_key, frozen.token) if frozen else None, session.region_name)
+        else:
+            work = partial(read_objects, client, self.bucket, query=query)
         try:
-            if not parallel:
-                for task in buffered:
-                    self._merge(total, read_objects(client, self.bucket, [k for k, _ in task], query), progress)
-            else:
-                credentials = session.get_credentials()
-                frozen = credentials.get_frozen_credentials() if credentials else None
-                keys = (frozen.access_key, frozen.secret_key, frozen.token) if frozen else None
-                init = (keys, session.region_name)
-                with ProcessPoolExecutor(self.workers, initializer=_start_worker, initargs=init) as pool:
-                    in_flight: deque = deque()
-                    for task in _chain(buffered, tasks):
-                        in_flight.append(pool.submit(_worker_read, self.bucket, [k for k, _ in task], query))
-                        if len(in_flight) >= 2 * self.workers:
-                            self._merge(total, in_flight.popleft().result(), progress)
-                    while in_flight:
-                        self._merge(total, in_flight.popleft().result(), progress)
+            fold_batches(batches, work, lambda _keys, part: self._merge(total, part, progress), workers=self.workers,
+                         parallel=parallel, initializer=_start_worker, initargs=initargs)
         finally:
             progress.close()
         return total
